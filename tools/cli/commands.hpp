@@ -1,0 +1,13 @@
+// commands.hpp — the verbs of the `micro` tool. Each returns the process exit
+// code and reports failures as one line on stderr (the caller prints
+// micro::Error messages).
+#pragma once
+
+#include "options.hpp"
+
+namespace micro::cli {
+
+int pluginsInspect(const Options& options);
+int pluginsCheck(const Options& options);
+
+}  // namespace micro::cli

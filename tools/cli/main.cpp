@@ -1,0 +1,65 @@
+// micro — the command-line tool: inspect plugins, check a manifest; later
+// verbs call services, publish, read the store.
+#include <micro/error.hpp>
+
+#include <fmt/core.h>
+
+#include <cstdio>
+#include <exception>
+#include <string_view>
+
+#include "commands.hpp"
+
+namespace {
+
+constexpr std::string_view kUsage = R"(micro — microservices toolkit
+
+Usage:
+  micro plugins inspect FILE.so [--json]   show a plugin's ABI version and drivers
+  micro plugins check [--manifest FILE]    load every plugin the manifest names,
+                                           create each driver, report or fail
+  micro --help | micro COMMAND --help
+
+Options:
+  --manifest FILE   the manifest to use; default: $MICRO_MANIFEST, then
+                    ./plugins.toml, then the installed default
+  --json            machine-readable output where supported
+
+Exit status: 0 on success, 1 on an error (one line on stderr naming what
+and where), 2 on a usage error.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace micro;
+    std::string_view verb = argc > 1 ? argv[1] : "";
+    std::string_view sub = argc > 2 ? argv[2] : "";
+    try {
+        if (verb.empty() || verb == "--help" || verb == "-h" || verb == "help") {
+            fmt::print("{}", kUsage);
+            return verb.empty() ? 2 : 0;
+        }
+        if (verb == "plugins") {
+            cli::Options options = cli::Options::parse(argc, argv, 3);
+            if (options.help || sub.empty() || sub == "--help") {
+                fmt::print("{}", kUsage);
+                return 0;
+            }
+            if (sub == "inspect") return cli::pluginsInspect(options);
+            if (sub == "check") return cli::pluginsCheck(options);
+            fmt::print(stderr, "micro: unknown command 'plugins {}' (try micro --help)\n", sub);
+            return 2;
+        }
+        fmt::print(stderr, "micro: unknown command '{}' (try micro --help)\n", verb);
+        return 2;
+    } catch (const Error& e) {
+        fmt::print(stderr, "micro: {}\n", e.what());
+        return e.code() == Code::kInvalidArgument && std::string_view(e.what()).starts_with("usage")
+                   ? 2
+                   : 1;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "micro: {}\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,23 @@
+// options.hpp — the command line shared by every `micro` verb: positional
+// arguments plus --manifest FILE (or --manifest=FILE), --help, --json.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace micro::cli {
+
+struct Options {
+    std::vector<std::string> args;  ///< positionals after the verb(s)
+    std::optional<std::filesystem::path> manifest;
+    bool help = false;
+    bool json = false;
+
+    /// Parse argv[first..]; throws micro::Error(INVALID_ARGUMENT) naming an
+    /// unknown flag or a flag missing its value.
+    static Options parse(int argc, char** argv, int first);
+};
+
+}  // namespace micro::cli

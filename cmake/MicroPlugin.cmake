@@ -1,20 +1,26 @@
-# micro_add_plugin(<target> <sources>...)
+# micro_add_plugin(<target> [INSTALL] <sources>...)
 #
 # Builds a micro plugin: a MODULE library named <target>.so (no "lib"
 # prefix) that exports only `micro_plugin_entry`, refuses undefined symbols
-# at link time, and hides everything else. Works in the micro tree and, after
+# at link time, and hides everything else. INSTALL (in micro's own tree)
+# installs it into <prefix>/lib/micro/plugins. Works in the micro tree and, after
 # find_package(micro), in any out-of-tree project.
 set(MICRO_PLUGIN_MAP ${CMAKE_CURRENT_LIST_DIR}/micro_plugin.map CACHE INTERNAL "")
 
 function(micro_add_plugin target)
-  add_library(${target} MODULE ${ARGN})
+  cmake_parse_arguments(PARSE_ARGV 1 arg "INSTALL" "" "")
+  add_library(${target} MODULE ${arg_UNPARSED_ARGUMENTS})
   set_target_properties(${target} PROPERTIES
     PREFIX ""
     C_VISIBILITY_PRESET hidden
     CXX_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON)
   if(DEFINED MICRO_PLUGIN_OUTPUT_DIR)
+    # In micro's own tree: the plugin folder of the build, and of the install.
     set_target_properties(${target} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${MICRO_PLUGIN_OUTPUT_DIR})
+  endif()
+  if(arg_INSTALL AND DEFINED MICRO_INSTALL_PLUGINDIR)
+    install(TARGETS ${target} LIBRARY DESTINATION ${MICRO_INSTALL_PLUGINDIR})
   endif()
   target_link_options(${target} PRIVATE -Wl,-z,defs -Wl,--version-script=${MICRO_PLUGIN_MAP})
   if(TARGET micro_sdk)

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  cmake g++ ninja-build pkg-config git
+  cmake g++ clang ninja-build pkg-config git
   libboost-dev capnproto libcapnp-dev libfmt-dev libtomlplusplus-dev libssl-dev
   libhiredis-dev libpqxx-dev libsqlite3-dev doctest-dev libbenchmark-dev
   redis-server redis-tools curl

@@ -9,8 +9,11 @@ namespace micro {
 namespace {
 
 Account accountOf(const micro_account& a) {
-    Account out{std::string(abi::view(a.id)), std::string(abi::view(a.type)),
-                std::string(abi::view(a.issuer)), {}, {}};
+    Account out{std::string(abi::view(a.id)),
+                std::string(abi::view(a.type)),
+                std::string(abi::view(a.issuer)),
+                {},
+                {}};
     for (std::size_t i = 0; i < a.scope_count; ++i) out.scopes.emplace_back(abi::view(a.scopes[i]));
     for (const auto& kv : abi::view(a.metadata, a.metadata_count)) {
         out.metadata.emplace(abi::view(kv.key), abi::view(kv.value));
@@ -30,9 +33,9 @@ Account Auth::generate(const Account& account, std::string_view secret) {
     for (const auto& s : account.scopes) scopes.push_back(abi::str(s));
     std::vector<micro_kv> metadata;
     for (const auto& [k, v] : account.metadata) metadata.push_back({abi::str(k), abi::str(v)});
-    micro_account a{sizeof(micro_account), abi::str(account.id), abi::str(account.type),
-                    abi::str(account.issuer), scopes.data(), scopes.size(), metadata.data(),
-                    metadata.size()};
+    micro_account a{sizeof(micro_account),    abi::str(account.id), abi::str(account.type),
+                    abi::str(account.issuer), scopes.data(),        scopes.size(),
+                    metadata.data(),          metadata.size()};
     Account out;
     detail::BlockingCall call;
     table_->generate(handle_.self(), &a, abi::str(secret), micro_account_sink{&out, emitAccount},

@@ -21,7 +21,7 @@
 namespace micro::detail {
 
 class BlockingCall {
-   public:
+ public:
     BlockingCall() = default;
     BlockingCall(const BlockingCall&) = delete;
     BlockingCall& operator=(const BlockingCall&) = delete;
@@ -48,7 +48,7 @@ class BlockingCall {
     const std::string& message() const noexcept { return message_; }
     std::uint64_t value() const noexcept { return value_; }
 
-   private:
+ private:
     enum : int { kPending = 0, kWaiting = 1, kDone = 2 };
 
     static void onDone(void* ctx, micro_code code, micro_str message, std::uint64_t value) {

@@ -20,6 +20,8 @@ std::string_view MessageView::header(std::string_view key) const noexcept {
     return {};
 }
 
+Subscription::Subscription(Subscription&&) noexcept = default;
+
 Subscription& Subscription::operator=(Subscription&& other) noexcept {
     if (this != &other) {
         unsubscribe();
@@ -43,8 +45,9 @@ void Subscription::ack(std::uint64_t deliveryId, bool ok) {
         throw Error(Code::kUnimplemented, "this broker has no manual ack");
     }
     micro_error err{};
-    throwIfError(state_->table->ack(state_->self, state_->subscription, deliveryId, ok ? 1 : 0, &err),
-                 err.message);
+    throwIfError(
+        state_->table->ack(state_->self, state_->subscription, deliveryId, ok ? 1 : 0, &err),
+        err.message);
 }
 
 Broker::Broker(DriverHandle handle)
@@ -95,9 +98,9 @@ Subscription Broker::subscribe(std::string_view topic, MessageHandler handler,
                                  abi::str(options.group),
                                  options.manualAck ? MICRO_ACK_MANUAL : MICRO_ACK_AUTO};
     micro_error err{};
-    micro_code code = table_->subscribe(handle_.self(), &opts,
-                                        micro_message_handler{sub.state_.get(), deliver},
-                                        &sub.state_->subscription, &err);
+    micro_code code =
+        table_->subscribe(handle_.self(), &opts, micro_message_handler{sub.state_.get(), deliver},
+                          &sub.state_->subscription, &err);
     if (code != MICRO_OK) {
         sub.state_.reset();  // never subscribed: nothing to unsubscribe
         throwIfError(code, err.message);

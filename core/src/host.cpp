@@ -12,11 +12,16 @@ namespace micro::detail {
 namespace {
 const char* levelName(std::int32_t level) noexcept {
     switch (level) {
-        case MICRO_LOG_TRACE: return "trace";
-        case MICRO_LOG_DEBUG: return "debug";
-        case MICRO_LOG_INFO: return "info";
-        case MICRO_LOG_WARN: return "warn";
-        default: return "error";
+        case MICRO_LOG_TRACE:
+            return "trace";
+        case MICRO_LOG_DEBUG:
+            return "debug";
+        case MICRO_LOG_INFO:
+            return "info";
+        case MICRO_LOG_WARN:
+            return "warn";
+        default:
+            return "error";
     }
 }
 }  // namespace
@@ -47,8 +52,8 @@ void Host::log(const micro_host* host, std::int32_t level, micro_str source, mic
     const auto* self = static_cast<const Host*>(host->host_data);
     if (level < self->minLevel_) return;
     // One fputs per line keeps concurrent plugin threads from interleaving.
-    std::string line = fmt::format("micro [{}] {}: {}\n", levelName(level), abi::view(source),
-                                   abi::view(message));
+    std::string line =
+        fmt::format("micro [{}] {}: {}\n", levelName(level), abi::view(source), abi::view(message));
     std::fputs(line.c_str(), stderr);
 }
 

@@ -13,7 +13,7 @@
 namespace micro::detail {
 
 class Host {
-   public:
+ public:
     Host();
     Host(const Host&) = delete;
     Host& operator=(const Host&) = delete;
@@ -23,7 +23,7 @@ class Host {
     /// Parse a level name; returns -1 for an unknown name.
     static int parseLevel(std::string_view name) noexcept;
 
-   private:
+ private:
     static void log(const micro_host* host, std::int32_t level, micro_str source,
                     micro_str message);
     static const void* getExtension(const micro_host* host, const char* id);

@@ -29,9 +29,7 @@ constexpr std::array<SlotKind, 6> kSlots = {{{"registry", MICRO_KIND_REGISTRY},
 constexpr std::string_view kSlotList =
     "registry, transport, broker, store, auth, sync, config.source";
 
-int lineOf(const toml::node& node) noexcept {
-    return static_cast<int>(node.source().begin.line);
-}
+int lineOf(const toml::node& node) noexcept { return static_cast<int>(node.source().begin.line); }
 
 // JSON text of a TOML array or inline value, for array-valued config keys.
 std::string toJson(const toml::node& node) {
@@ -43,8 +41,8 @@ std::string toJson(const toml::node& node) {
 void flatten(const toml::table& table, const std::string& prefix,
              std::vector<std::pair<std::string, std::string>>& out) {
     for (const auto& [key, value] : table) {
-        std::string name = prefix.empty() ? std::string(key.str())
-                                          : prefix + "." + std::string(key.str());
+        std::string name =
+            prefix.empty() ? std::string(key.str()) : prefix + "." + std::string(key.str());
         if (prefix.empty() && (name == "plugin" || name == "driver")) continue;
         if (const auto* sub = value.as_table()) {
             flatten(*sub, name, out);
@@ -70,13 +68,12 @@ void flatten(const toml::table& table, const std::string& prefix,
 }
 
 class Parser {
-   public:
+ public:
     explicit Parser(const std::filesystem::path& path) : file_(path.string()) {}
 
     [[noreturn]] void fail(int line, const std::string& what) const {
-        throw Error(Code::kInvalidArgument,
-                    line > 0 ? fmt::format("{}:{}: {}", file_, line, what)
-                             : fmt::format("{}: {}", file_, what));
+        throw Error(Code::kInvalidArgument, line > 0 ? fmt::format("{}:{}: {}", file_, line, what)
+                                                     : fmt::format("{}: {}", file_, what));
     }
 
     SlotSpec slot(const toml::node& node, std::string slotName, micro_kind kind) const {
@@ -93,7 +90,7 @@ class Parser {
         return spec;
     }
 
-   private:
+ private:
     std::string requiredString(const toml::table& table, std::string_view key,
                                const std::string& shown, int line) const {
         const toml::node* node = table.get(key);
@@ -112,23 +109,31 @@ class Parser {
 
 const char* kindName(micro_kind kind) noexcept {
     switch (kind) {
-        case MICRO_KIND_REGISTRY: return "registry";
-        case MICRO_KIND_TRANSPORT: return "transport";
-        case MICRO_KIND_BROKER: return "broker";
-        case MICRO_KIND_STORE: return "store";
-        case MICRO_KIND_AUTH: return "auth";
-        case MICRO_KIND_SYNC: return "sync";
-        case MICRO_KIND_CONFIG_SOURCE: return "config source";
-        default: return "unknown";
+        case MICRO_KIND_REGISTRY:
+            return "registry";
+        case MICRO_KIND_TRANSPORT:
+            return "transport";
+        case MICRO_KIND_BROKER:
+            return "broker";
+        case MICRO_KIND_STORE:
+            return "store";
+        case MICRO_KIND_AUTH:
+            return "auth";
+        case MICRO_KIND_SYNC:
+            return "sync";
+        case MICRO_KIND_CONFIG_SOURCE:
+            return "config source";
+        default:
+            return "unknown";
     }
 }
 
 Manifest Manifest::load(const std::filesystem::path& file) {
     std::ifstream in(file, std::ios::binary);
     if (!in) {
-        throw Error(Code::kNotFound,
-                    fmt::format("{}: manifest cannot be read (missing or unreadable)",
-                                file.string()));
+        throw Error(
+            Code::kNotFound,
+            fmt::format("{}: manifest cannot be read (missing or unreadable)", file.string()));
     }
     std::ostringstream text;
     text << in.rdbuf();

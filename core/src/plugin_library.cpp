@@ -15,20 +15,33 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Sizes of each kind's table at ABI 1.0: the least a plugin must provide.
-// Frozen: when a kind's table grows, these stay as they are.
-constexpr std::size_t kMinPluginSize = offsetof(micro_plugin, fini) + sizeof(void (*)(void));
+// The least each struct must hold: its size at ABI 1.0, written as "through
+// its last 1.0 member" so these stay fixed when a minor appends members.
+#define MICRO_SIZE_THROUGH(type, member) (offsetof(type, member) + sizeof(((type*)0)->member))
+
+constexpr std::size_t kMinPluginSize = MICRO_SIZE_THROUGH(micro_plugin, fini);
+constexpr std::size_t kMinDescriptorSize = MICRO_SIZE_THROUGH(micro_driver_descriptor, driver);
 
 std::size_t minTableSize(micro_kind kind) noexcept {
     switch (kind) {
-        case MICRO_KIND_REGISTRY: return sizeof(micro_registry_driver);
-        case MICRO_KIND_TRANSPORT: return sizeof(micro_transport_driver);
-        case MICRO_KIND_BROKER: return offsetof(micro_broker_driver, ack);  // ack is optional
-        case MICRO_KIND_STORE: return sizeof(micro_store_driver);
-        case MICRO_KIND_AUTH: return sizeof(micro_auth_driver);
-        case MICRO_KIND_SYNC: return sizeof(micro_sync_driver);
-        case MICRO_KIND_CONFIG_SOURCE: return offsetof(micro_config_source_driver, watch);
-        default: return 0;
+        case MICRO_KIND_REGISTRY:
+            return MICRO_SIZE_THROUGH(micro_registry_driver, unwatch);
+        case MICRO_KIND_TRANSPORT:
+            return MICRO_SIZE_THROUGH(micro_transport_driver, close);
+        // ack is optional: required through unsubscribe.
+        case MICRO_KIND_BROKER:
+            return MICRO_SIZE_THROUGH(micro_broker_driver, unsubscribe);
+        case MICRO_KIND_STORE:
+            return MICRO_SIZE_THROUGH(micro_store_driver, erase);
+        case MICRO_KIND_AUTH:
+            return MICRO_SIZE_THROUGH(micro_auth_driver, inspect);
+        case MICRO_KIND_SYNC:
+            return MICRO_SIZE_THROUGH(micro_sync_driver, leader);
+        // watch/unwatch are optional: required through read.
+        case MICRO_KIND_CONFIG_SOURCE:
+            return MICRO_SIZE_THROUGH(micro_config_source_driver, read);
+        default:
+            return 0;
     }
 }
 
@@ -36,8 +49,8 @@ std::size_t minTableSize(micro_kind kind) noexcept {
 // check is one loop per kind instead of a list of named members.
 bool requiredFunctionsPresent(const micro_driver_base* base, std::size_t minSize) noexcept {
     if (base->create == nullptr || base->destroy == nullptr) return false;
-    const auto* words = reinterpret_cast<const void* const*>(
-        reinterpret_cast<const char*>(base) + sizeof(micro_driver_base));
+    const auto* words = reinterpret_cast<const void* const*>(reinterpret_cast<const char*>(base) +
+                                                             sizeof(micro_driver_base));
     std::size_t count = (minSize - sizeof(micro_driver_base)) / sizeof(void*);
     for (std::size_t i = 0; i < count; ++i) {
         if (words[i] == nullptr) return false;
@@ -80,9 +93,8 @@ std::shared_ptr<PluginLibrary> PluginLibrary::open(const fs::path& path, const m
                     fmt::format("'{}': {}", path.string(), describeLoadFailure(path)));
     }
     if (!lib->library_.has(MICRO_PLUGIN_ENTRY_SYMBOL)) {
-        throw Error(Code::kInvalidArgument,
-                    fmt::format("'{}': not a micro plugin (no '{}' symbol)", path.string(),
-                                MICRO_PLUGIN_ENTRY_SYMBOL));
+        throw Error(Code::kInvalidArgument, fmt::format("'{}': not a micro plugin (no '{}' symbol)",
+                                                        path.string(), MICRO_PLUGIN_ENTRY_SYMBOL));
     }
     const auto& entry = lib->library_.get<const micro_plugin>(MICRO_PLUGIN_ENTRY_SYMBOL);
     // The frozen prefix first: nothing else is trusted before the major matches.
@@ -107,15 +119,14 @@ std::shared_ptr<PluginLibrary> PluginLibrary::open(const fs::path& path, const m
     for (std::uint32_t i = 0; i < entry.driver_count; ++i) {
         const micro_driver_descriptor* d = entry.drivers[i];
         std::size_t minSize = d != nullptr ? minTableSize(d->kind) : 0;
-        if (d == nullptr || d->struct_size < sizeof(micro_driver_descriptor) ||
-            d->name == nullptr || d->version == nullptr || d->driver == nullptr) {
+        if (d == nullptr || d->struct_size < kMinDescriptorSize || d->name == nullptr ||
+            d->version == nullptr || d->driver == nullptr) {
             throw Error(Code::kInvalidArgument,
                         fmt::format("'{}': driver descriptor #{} is malformed", path.string(), i));
         }
         if (minSize == 0) {
-            throw Error(Code::kInvalidArgument,
-                        fmt::format("'{}': driver '{}' has unknown kind {}", path.string(), d->name,
-                                    d->kind));
+            throw Error(Code::kInvalidArgument, fmt::format("'{}': driver '{}' has unknown kind {}",
+                                                            path.string(), d->name, d->kind));
         }
         if (d->driver->struct_size < minSize || !requiredFunctionsPresent(d->driver, minSize)) {
             throw Error(Code::kInvalidArgument,
@@ -150,8 +161,8 @@ PluginInfo PluginLibrary::info() const {
     info.abiMinor = entry_->abi_minor;
     for (std::uint32_t i = 0; i < entry_->driver_count; ++i) {
         const micro_driver_descriptor* d = entry_->drivers[i];
-        info.drivers.push_back({d->kind, d->name, d->version,
-                                d->description != nullptr ? d->description : ""});
+        info.drivers.push_back(
+            {d->kind, d->name, d->version, d->description != nullptr ? d->description : ""});
     }
     return info;
 }

@@ -22,7 +22,7 @@
 namespace micro {
 
 class PluginLibrary {
-   public:
+ public:
     /// Load and validate `path`; with `host`, also run the plugin's init.
     static std::shared_ptr<PluginLibrary> open(const std::filesystem::path& path,
                                                const micro_host* host);
@@ -44,8 +44,7 @@ class PluginLibrary {
     };
     explicit PluginLibrary(Private) {}
 
-   private:
-
+ private:
     std::filesystem::path path_;
     boost::dll::shared_library library_;
     const micro_plugin* entry_ = nullptr;

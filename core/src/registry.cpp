@@ -1,5 +1,5 @@
-#include <micro/registry.hpp>
 #include <algorithm>
+#include <micro/registry.hpp>
 
 #include "blocking_call.hpp"
 #include "watch_state.hpp"
@@ -12,6 +12,8 @@ Node nodeOf(const micro_registry_node& n) {
                 std::string(abi::view(n.record)), std::chrono::milliseconds(n.ttl_ms)};
 }
 }  // namespace
+
+Watch::Watch(Watch&&) noexcept = default;
 
 Watch& Watch::operator=(Watch&& other) noexcept {
     if (this != &other) {

@@ -41,8 +41,8 @@ struct Runtime::Impl {
     }
 
     [[noreturn]] void fail(const SlotSpec& spec, Code code, const std::string& what) const {
-        throw Error(code,
-                    fmt::format("{}:{}: [{}] {}", manifestPath.string(), spec.line, spec.slot, what));
+        throw Error(
+            code, fmt::format("{}:{}: [{}] {}", manifestPath.string(), spec.line, spec.slot, what));
     }
 
     std::shared_ptr<PluginLibrary> library(const SlotSpec& spec) {
@@ -116,9 +116,7 @@ Runtime::Runtime(Runtime&&) noexcept = default;
 Runtime& Runtime::operator=(Runtime&&) noexcept = default;
 Runtime::~Runtime() = default;
 
-Runtime Runtime::load(const fs::path& manifestFile) {
-    return load(Manifest::load(manifestFile));
-}
+Runtime Runtime::load(const fs::path& manifestFile) { return load(Manifest::load(manifestFile)); }
 
 Runtime Runtime::load(const Manifest& manifest) {
     auto impl = std::make_unique<Impl>();
@@ -126,13 +124,27 @@ Runtime Runtime::load(const Manifest& manifest) {
     for (const SlotSpec& spec : manifest.slots) {
         DriverHandle handle = impl->instantiate(spec);
         switch (spec.kind) {
-            case MICRO_KIND_REGISTRY: impl->registry.emplace(std::move(handle)); break;
-            case MICRO_KIND_TRANSPORT: impl->transport.emplace(std::move(handle)); break;
-            case MICRO_KIND_BROKER: impl->broker.emplace(std::move(handle)); break;
-            case MICRO_KIND_STORE: impl->store.emplace(std::move(handle)); break;
-            case MICRO_KIND_AUTH: impl->auth.emplace(std::move(handle)); break;
-            case MICRO_KIND_SYNC: impl->sync.emplace(std::move(handle)); break;
-            default: impl->configSources.emplace_back(std::move(handle)); break;
+            case MICRO_KIND_REGISTRY:
+                impl->registry.emplace(std::move(handle));
+                break;
+            case MICRO_KIND_TRANSPORT:
+                impl->transport.emplace(std::move(handle));
+                break;
+            case MICRO_KIND_BROKER:
+                impl->broker.emplace(std::move(handle));
+                break;
+            case MICRO_KIND_STORE:
+                impl->store.emplace(std::move(handle));
+                break;
+            case MICRO_KIND_AUTH:
+                impl->auth.emplace(std::move(handle));
+                break;
+            case MICRO_KIND_SYNC:
+                impl->sync.emplace(std::move(handle));
+                break;
+            default:
+                impl->configSources.emplace_back(std::move(handle));
+                break;
         }
     }
     return Runtime(std::move(impl));

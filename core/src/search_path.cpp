@@ -3,8 +3,8 @@
 #include <micro/error.hpp>
 #include <micro/manifest.hpp>
 
-#include <boost/dll/runtime_symbol_info.hpp>
 #include <fmt/core.h>
+#include <boost/dll/runtime_symbol_info.hpp>
 
 #include <cstdlib>
 #include <sstream>

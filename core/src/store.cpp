@@ -18,8 +18,13 @@ micro_store_query makeQuery(std::string_view key, const ReadOptions& o) noexcept
     if (o.prefix) flags |= MICRO_STORE_PREFIX;
     if (o.suffix) flags |= MICRO_STORE_SUFFIX;
     if (o.keysOnly) flags |= MICRO_STORE_KEYS_ONLY;
-    return micro_store_query{sizeof(micro_store_query), abi::str(o.database), abi::str(o.table),
-                             abi::bytes(key), flags, o.limit, o.offset};
+    return micro_store_query{sizeof(micro_store_query),
+                             abi::str(o.database),
+                             abi::str(o.table),
+                             abi::bytes(key),
+                             flags,
+                             o.limit,
+                             o.offset};
 }
 
 RecordView viewOf(const micro_record& r) noexcept {
@@ -29,8 +34,12 @@ RecordView viewOf(const micro_record& r) noexcept {
 
 // A record as the ABI sees it; `metadata` must outlive the returned value.
 micro_record abiRecord(const RecordView& r, std::uint64_t expected) noexcept {
-    return micro_record{sizeof(micro_record), abi::bytes(r.key),   abi::bytes(r.value),
-                        r.metadata.data(),    r.metadata.size(),   r.expiryUnixMs,
+    return micro_record{sizeof(micro_record),
+                        abi::bytes(r.key),
+                        abi::bytes(r.value),
+                        r.metadata.data(),
+                        r.metadata.size(),
+                        r.expiryUnixMs,
                         expected};
 }
 
@@ -63,9 +72,10 @@ void Store::scan(std::string_view key, const ReadOptions& options,
         (*static_cast<const std::function<void(const RecordView&)>*>(ctx))(viewOf(*r));
     };
     detail::BlockingCall call;
-    table_->read(handle_.self(), &query,
-                 micro_record_sink{const_cast<std::function<void(const RecordView&)>*>(&visit), emit},
-                 call.done());
+    table_->read(
+        handle_.self(), &query,
+        micro_record_sink{const_cast<std::function<void(const RecordView&)>*>(&visit), emit},
+        call.done());
     call.wait();
 }
 
@@ -78,8 +88,9 @@ std::vector<Record> Store::read(std::string_view key, const ReadOptions& options
 std::uint64_t Store::writeView(const RecordView& record, const WriteOptions& options) {
     micro_record r = abiRecord(record, options.expectedVersion);
     r.expiry_unix_ms = expiryFor(record.expiryUnixMs, options);
+    const micro_record* one = &r;
     detail::BlockingCall call;
-    table_->write(handle_.self(), abi::str(options.database), abi::str(options.table), &r, 1,
+    table_->write(handle_.self(), abi::str(options.database), abi::str(options.table), &one, 1,
                   call.done());
     return call.wait();
 }
@@ -100,9 +111,12 @@ std::uint64_t Store::writeBatch(std::span<const Record> records, const WriteOpti
         RecordView view{r.key, r.value, metadata.back(), expiryFor(r.expiryUnixMs, options), 0};
         batch.push_back(abiRecord(view, r.version));
     }
+    std::vector<const micro_record*> pointers;
+    pointers.reserve(batch.size());
+    for (const micro_record& r : batch) pointers.push_back(&r);
     detail::BlockingCall call;
     table_->write(handle_.self(), abi::str(options.database), abi::str(options.table),
-                  batch.data(), batch.size(), call.done());
+                  pointers.data(), pointers.size(), call.done());
     return call.wait();
 }
 

@@ -52,8 +52,7 @@ std::optional<Leader> Sync::leader(std::string_view election) const {
         static_cast<Leader*>(ctx)->owner.assign(abi::view(owner));
     };
     detail::BlockingCall call;
-    table_->leader(handle_.self(), abi::str(election), micro_str_sink{&leader, emit},
-                   call.done());
+    table_->leader(handle_.self(), abi::str(election), micro_str_sink{&leader, emit}, call.done());
     call.waitNoThrow();
     if (call.code() == MICRO_NOT_FOUND) return std::nullopt;
     throwIfError(call.code(), call.message());

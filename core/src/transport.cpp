@@ -109,6 +109,8 @@ bool Connection::closed() const noexcept {
     return state_->closed;
 }
 
+Listener::Listener(Listener&&) noexcept = default;
+
 Listener& Listener::operator=(Listener&& other) noexcept {
     if (this != &other) {
         stop();
@@ -159,9 +161,9 @@ Listener Transport::listen(std::string_view address, AcceptHandler onAccept) {
         static_cast<Listener::State*>(ctx)->address.assign(abi::view(a));
     };
     micro_error err{};
-    micro_code code = table_->listen(handle_.self(), abi::str(address),
-                                     micro_accept_handler{ls, accept}, micro_str_sink{ls, bound},
-                                     &ls->handle, &err);
+    micro_code code =
+        table_->listen(handle_.self(), abi::str(address), micro_accept_handler{ls, accept},
+                       micro_str_sink{ls, bound}, &ls->handle, &err);
     if (code != MICRO_OK) {
         listener.state_.reset();
         throw Error(static_cast<Code>(code),

@@ -34,8 +34,7 @@ int main(int argc, char** argv) try {
     // A record: write, read back with its version.
     rt.store().write({.key = "greeting", .value = "hello, micro"});
     micro::Record record = rt.store().read("greeting").at(0);
-    fmt::print("store:  read '{}' = '{}' (version {})\n", record.key, record.value,
-               record.version);
+    fmt::print("store:  read '{}' = '{}' (version {})\n", record.key, record.value, record.version);
 
     // A message: subscribe, publish, wait for delivery.
     std::mutex mutex;

@@ -54,8 +54,8 @@ TEST_CASE("a manifest that is not TOML names its file and line") {
 TEST_CASE("a plugin path that does not exist is named with the places searched") {
     TempDir dir;
     auto m = dir.write("m.toml", slot("store", "micro-nothere.so", "memory"));
-    expectOneLineError(check(m), {"m.toml:1", "[store]", "micro-nothere.so", "not found",
-                                  "searched"});
+    expectOneLineError(check(m),
+                       {"m.toml:1", "[store]", "micro-nothere.so", "not found", "searched"});
 }
 
 TEST_CASE("a file that is not a shared object is refused") {
@@ -67,7 +67,8 @@ TEST_CASE("a file that is not a shared object is refused") {
 TEST_CASE("a shared object without the entry symbol is refused") {
     TempDir dir;
     auto m = dir.write("m.toml", slot("store", kPlugins + "/micro-no-entry.so", "memory"));
-    expectOneLineError(check(m), {"m.toml:1", "[store]", "micro-no-entry.so", "micro_plugin_entry"});
+    expectOneLineError(check(m),
+                       {"m.toml:1", "[store]", "micro-no-entry.so", "micro_plugin_entry"});
 }
 
 TEST_CASE("a plugin of another ABI major is refused naming both versions") {
@@ -81,15 +82,15 @@ TEST_CASE("a plugin of another ABI major is refused naming both versions") {
 TEST_CASE("a driver name the plugin does not export is named with what it exports") {
     TempDir dir;
     auto m = dir.write("m.toml", "# comment\n" + slot("store", "micro-memory.so", "postgres"));
-    expectOneLineError(check(m), {"m.toml:2", "[store]", "'postgres'", "not exported",
-                                  "store 'memory'"});
+    expectOneLineError(check(m),
+                       {"m.toml:2", "[store]", "'postgres'", "not exported", "store 'memory'"});
 }
 
 TEST_CASE("a driver of the wrong kind is a kind mismatch") {
     TempDir dir;
     auto m = dir.write("m.toml", slot("store", "micro-memory.so", "inproc"));
-    expectOneLineError(check(m), {"m.toml:1", "[store]", "'inproc'", "transport driver",
-                                  "needs a store driver"});
+    expectOneLineError(
+        check(m), {"m.toml:1", "[store]", "'inproc'", "transport driver", "needs a store driver"});
 }
 
 TEST_CASE("a driver that rejects its config passes its message through") {

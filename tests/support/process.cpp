@@ -17,8 +17,8 @@ extern char** environ;
 
 namespace micro::test {
 
-ProcessResult runProcess(const std::vector<std::string>& argv,
-                         const std::vector<std::string>& env, int timeoutSeconds) {
+ProcessResult runProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                         int timeoutSeconds) {
     int outPipe[2];
     int errPipe[2];
     if (pipe2(outPipe, O_CLOEXEC) != 0 || pipe2(errPipe, O_CLOEXEC) != 0) {

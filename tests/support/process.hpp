@@ -20,7 +20,7 @@ ProcessResult runProcess(const std::vector<std::string>& argv,
 
 /// A fresh directory under $TMPDIR, removed when the object goes.
 class TempDir {
-   public:
+ public:
     TempDir();
     ~TempDir();
     TempDir(const TempDir&) = delete;
@@ -29,7 +29,7 @@ class TempDir {
     /// Write `content` to `name` inside the directory; returns the full path.
     std::string write(const std::string& name, const std::string& content) const;
 
-   private:
+ private:
     std::string path_;
 };
 

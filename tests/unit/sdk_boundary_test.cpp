@@ -29,7 +29,7 @@ micro_done capture(Outcome& o) {
 
 // A store whose behaviour is chosen by the key it is asked for.
 class ThrowingStore {
-   public:
+ public:
     explicit ThrowingStore(const micro::driver::Context& ctx) {
         ctx.config.allowOnly({"mode"});
         mode_ = ctx.config.getString("mode", "sync");
@@ -41,17 +41,18 @@ class ThrowingStore {
         if (q.key == "int") throw 42;
         out.emit(q.key, "value", {}, 0, 7);
     }
-    std::uint64_t write(std::string_view, std::string_view, std::span<const micro_record> r) {
+    std::uint64_t write(std::string_view, std::string_view, const micro::driver::RecordBatch& r) {
         return r.size();
     }
     // The asynchronous form: the Done may be kept and completed later.
-    void erase(std::string_view, std::string_view, std::string_view key, micro::driver::Done& done) {
+    void erase(std::string_view, std::string_view, std::string_view key,
+               micro::driver::Done& done) {
         if (key == "throw") throw micro::Error(micro::Code::kAborted, "conflict on 'throw'");
         if (key == "drop") return;  // neither completed nor kept: the caller must still hear
         done.ok(99);
     }
 
-   private:
+ private:
     std::string mode_;
 };
 

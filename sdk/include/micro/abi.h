@@ -60,7 +60,9 @@
  *   exactly once, from any thread, possibly before the call returns. Sinks
  *   passed with the call are invoked zero or more times, never concurrently,
  *   and all before the completion. The caller keeps every `ctx` alive until
- *   the completion has run.
+ *   the completion has run. A driver never holds its own locks while it calls
+ *   a sink, a completion or any other callback: the callee may call back into
+ *   the driver.
  */
 #ifndef MICRO_ABI_H
 #define MICRO_ABI_H
@@ -107,13 +109,13 @@ enum {
     MICRO_PERMISSION_DENIED = 7,   /* authenticated, but not allowed */
     MICRO_RESOURCE_EXHAUSTED = 8,  /* out of memory, quota or buffer: back off */
     MICRO_FAILED_PRECONDITION = 9, /* state is wrong (e.g. a version mismatch): re-read first */
-    MICRO_ABORTED = 10,            /* a conflict (e.g. compare-and-set lost): retry the whole step */
-    MICRO_OUT_OF_RANGE = 11,       /* past the end of a valid range */
-    MICRO_UNIMPLEMENTED = 12,      /* the driver does not offer this operation */
-    MICRO_INTERNAL = 13,           /* a bug: an invariant broke */
-    MICRO_UNAVAILABLE = 14,        /* the backend cannot be reached now: retry with backoff */
-    MICRO_DATA_LOSS = 15,          /* unrecoverable loss or corruption */
-    MICRO_UNAUTHENTICATED = 16     /* no valid credentials */
+    MICRO_ABORTED = 10,        /* a conflict (e.g. compare-and-set lost): retry the whole step */
+    MICRO_OUT_OF_RANGE = 11,   /* past the end of a valid range */
+    MICRO_UNIMPLEMENTED = 12,  /* the driver does not offer this operation */
+    MICRO_INTERNAL = 13,       /* a bug: an invariant broke */
+    MICRO_UNAVAILABLE = 14,    /* the backend cannot be reached now: retry with backoff */
+    MICRO_DATA_LOSS = 15,      /* unrecoverable loss or corruption */
+    MICRO_UNAUTHENTICATED = 16 /* no valid credentials */
 };
 
 #define MICRO_ERROR_MESSAGE_CAPACITY 512
@@ -181,8 +183,7 @@ typedef struct micro_host {
     uint16_t abi_minor;
     void* host_data; /* OWNERSHIP: the core's; opaque to plugins */
     /* [thread-safe][non-blocking] */
-    void (*log)(const struct micro_host* host, int32_t level, micro_str source,
-                micro_str message);
+    void (*log)(const struct micro_host* host, int32_t level, micro_str source, micro_str message);
     /* Look up a host extension by id (e.g. "micro.executor/1"); NULL when the
      * core does not offer it. The returned table lives as long as the host.
      * [thread-safe][non-blocking] */
@@ -213,7 +214,10 @@ typedef struct micro_config {
     size_t count;
 } micro_config;
 
-/* The first member of every kind's table. */
+/* The first member of every kind's table. `struct_size` is the size of the
+ * whole kind table (e.g. sizeof(micro_store_driver)), which grows only at its
+ * end. micro_driver_base itself is frozen for the major: operations common to
+ * every kind that come later are reached through `get_extension`. */
 typedef struct micro_driver_base {
     uint32_t struct_size;
     /* Make an instance from its config. On failure return a code, fill `err`
@@ -252,9 +256,9 @@ typedef struct micro_plugin {
     uint16_t abi_minor;
     uint32_t struct_size;
     /* Since 1.0 */
-    const char* name;        /* NUL-terminated */
-    const char* version;     /* NUL-terminated */
-    const char* description; /* NUL-terminated */
+    const char* name;                              /* NUL-terminated */
+    const char* version;                           /* NUL-terminated */
+    const char* description;                       /* NUL-terminated */
     const micro_driver_descriptor* const* drivers; /* array of driver_count */
     uint32_t driver_count;
     /* Optional (NULL = nothing to do). Called once after load, before any
@@ -272,7 +276,7 @@ typedef struct micro_plugin {
 /* ======================================================================== */
 
 /* Expected-version values for compare-and-set writes. */
-#define MICRO_VERSION_ANY 0u                    /* unconditional write */
+#define MICRO_VERSION_ANY UINT64_C(0)                     /* unconditional write */
 #define MICRO_VERSION_ABSENT UINT64_C(0xFFFFFFFFFFFFFFFF) /* only if no record */
 
 typedef struct micro_record {
@@ -291,17 +295,18 @@ typedef struct micro_record {
 } micro_record;
 
 enum {
-    MICRO_STORE_EXACT = 0,       /* `key` names one record */
-    MICRO_STORE_PREFIX = 1u << 0, /* every key starting with `key` */
-    MICRO_STORE_SUFFIX = 1u << 1, /* every key ending with `key` */
-    MICRO_STORE_KEYS_ONLY = 1u << 2 /* sink gets key/version/expiry; value empty */
+    MICRO_STORE_EXACT = 0,          /* `key` names one record */
+    MICRO_STORE_PREFIX = 1u << 0,   /* every key starting with `key` */
+    MICRO_STORE_SUFFIX = 1u << 1,   /* every key ending with `key` */
+    MICRO_STORE_KEYS_ONLY = 1u << 2 /* sink gets key/version/expiry; value and metadata empty */
 };
 
 typedef struct micro_store_query {
     uint32_t struct_size;
     micro_str database; /* empty: the driver's default */
     micro_str table;    /* empty: the driver's default */
-    micro_bytes key;    /* empty with PREFIX: every record */
+    micro_bytes key;    /* empty with PREFIX: every record; an empty exact key is
+                           INVALID_ARGUMENT, as is an empty key on write */
     uint32_t flags;     /* MICRO_STORE_* */
     uint64_t limit;     /* 0 = no limit */
     uint64_t offset;
@@ -322,9 +327,11 @@ typedef struct micro_store_driver {
                  micro_done done);
     /* Write `count` records into (database, table) as one atomic batch where
      * the engine allows; `done.value` is the new version of the last record.
+     * `records` is an array of pointers, not of structs, so micro_record can
+     * grow in a later minor without changing the array's stride.
      * [thread-safe][non-blocking] */
     void (*write)(void* self, micro_str database, micro_str table,
-                  const micro_record* records, size_t count, micro_done done);
+                  const micro_record* const* records, size_t count, micro_done done);
     /* Erase one key; MICRO_NOT_FOUND when absent. [thread-safe][non-blocking] */
     void (*erase)(void* self, micro_str database, micro_str table, micro_bytes key,
                   micro_done done);
@@ -372,8 +379,7 @@ typedef struct micro_broker_driver {
     /* Start delivering to `handler`; `*subscription` identifies it.
      * [thread-safe][may-block] */
     micro_code (*subscribe)(void* self, const micro_subscribe_options* options,
-                            micro_message_handler handler, void** subscription,
-                            micro_error* err);
+                            micro_message_handler handler, void** subscription, micro_error* err);
     /* Stop delivering: after it returns, `handler` is never called again and
      * `subscription` is invalid. Must not be called from inside the handler
      * of the same subscription. [thread-safe][may-block] */
@@ -429,8 +435,8 @@ typedef struct micro_registry_driver {
     void (*list_services)(void* self, micro_str_sink sink, micro_done done);
     /* Events for `service` (empty: every service) from now on.
      * [thread-safe][may-block] */
-    micro_code (*watch)(void* self, micro_str service, micro_registry_watcher watcher,
-                        void** watch, micro_error* err);
+    micro_code (*watch)(void* self, micro_str service, micro_registry_watcher watcher, void** watch,
+                        micro_error* err);
     /* After it returns the watcher is never called again.
      * [thread-safe][may-block] */
     void (*unwatch)(void* self, void* watch);
@@ -478,7 +484,7 @@ typedef struct micro_sync_driver {
 typedef struct micro_account {
     uint32_t struct_size;
     micro_str id;
-    micro_str type;   /* "user", "service", ... */
+    micro_str type; /* "user", "service", ... */
     micro_str issuer;
     const micro_str* scopes;
     size_t scope_count;
@@ -511,12 +517,11 @@ typedef struct micro_auth_driver {
                      micro_account_sink sink, micro_done done);
     /* Exchange (id, secret), or (empty id, refresh token), for a token.
      * MICRO_UNAUTHENTICATED on a wrong secret. [thread-safe][non-blocking] */
-    void (*token)(void* self, micro_str id, micro_str secret, int64_t ttl_ms,
-                  micro_token_sink sink, micro_done done);
+    void (*token)(void* self, micro_str id, micro_str secret, int64_t ttl_ms, micro_token_sink sink,
+                  micro_done done);
     /* The account behind an access token; MICRO_UNAUTHENTICATED when the token
      * is forged, expired or malformed. [thread-safe][non-blocking] */
-    void (*inspect)(void* self, micro_str access_token, micro_account_sink sink,
-                    micro_done done);
+    void (*inspect)(void* self, micro_str access_token, micro_account_sink sink, micro_done done);
 } micro_auth_driver;
 
 /* ======================================================================== */
@@ -539,8 +544,7 @@ typedef struct micro_config_source_driver {
     /* [thread-safe][non-blocking] */
     void (*read)(void* self, micro_config_sink sink, micro_done done);
     /* Optional. [thread-safe][may-block] */
-    micro_code (*watch)(void* self, micro_change_handler handler, void** watch,
-                        micro_error* err);
+    micro_code (*watch)(void* self, micro_change_handler handler, void** watch, micro_error* err);
     /* Optional; after it returns the handler is never called again.
      * [thread-safe][may-block] */
     void (*unwatch)(void* self, void* watch);

@@ -36,8 +36,8 @@ inline std::span<const micro_kv> view(const micro_kv* kv, std::size_t n) noexcep
 inline micro_code fail(micro_error* err, micro_code code, std::string_view message) noexcept {
     if (err != nullptr) {
         err->code = code;
-        std::size_t n = message.size() < sizeof(err->message) - 1 ? message.size()
-                                                                  : sizeof(err->message) - 1;
+        std::size_t n =
+            message.size() < sizeof(err->message) - 1 ? message.size() : sizeof(err->message) - 1;
         if (n > 0) std::memcpy(err->message, message.data(), n);
         err->message[n] = '\0';
     }

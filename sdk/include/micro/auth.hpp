@@ -32,7 +32,7 @@ struct Token {
 };
 
 class Auth {
-   public:
+ public:
     explicit Auth(DriverHandle handle);
 
     Account generate(const Account& account, std::string_view secret);
@@ -43,7 +43,7 @@ class Auth {
 
     const DriverHandle& handle() const noexcept { return handle_; }
 
-   private:
+ private:
     DriverHandle handle_;
     const micro_auth_driver* table_;
 };

@@ -36,16 +36,16 @@ struct MessageView {
 };
 
 struct SubscribeOptions {
-    std::string_view group{};     ///< empty: every subscriber gets every message
-    bool manualAck = false;     ///< settle with Subscription::ack
+    std::string_view group{};  ///< empty: every subscriber gets every message
+    bool manualAck = false;    ///< settle with Subscription::ack
 };
 
 using MessageHandler = std::function<void(const MessageView&)>;
 
 class Subscription {
-   public:
+ public:
     Subscription() = default;
-    Subscription(Subscription&&) noexcept = default;
+    Subscription(Subscription&&) noexcept;
     Subscription& operator=(Subscription&&) noexcept;
     Subscription(const Subscription&) = delete;
     Subscription& operator=(const Subscription&) = delete;
@@ -57,14 +57,14 @@ class Subscription {
     void unsubscribe() noexcept;
     explicit operator bool() const noexcept { return state_ != nullptr; }
 
-   private:
+ private:
     friend class Broker;
     struct State;
     std::unique_ptr<State> state_;
 };
 
 class Broker {
-   public:
+ public:
     explicit Broker(DriverHandle handle);
 
     /// Publish one message; throws per the driver (NOT_FOUND when the driver
@@ -76,7 +76,7 @@ class Broker {
 
     const DriverHandle& handle() const noexcept { return handle_; }
 
-   private:
+ private:
     DriverHandle handle_;
     const micro_broker_driver* table_;
 };

@@ -18,7 +18,7 @@ struct ConfigDocument {
 };
 
 class ConfigSource {
-   public:
+ public:
     explicit ConfigSource(DriverHandle handle);
 
     ConfigDocument read() const;
@@ -26,7 +26,7 @@ class ConfigSource {
 
     const DriverHandle& handle() const noexcept { return handle_; }
 
-   private:
+ private:
     DriverHandle handle_;
     const micro_config_source_driver* table_;
 };

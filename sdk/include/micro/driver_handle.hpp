@@ -19,7 +19,7 @@ namespace micro {
 class PluginLibrary;  // core-private: one loaded .so
 
 class DriverHandle {
-   public:
+ public:
     DriverHandle() = default;
     DriverHandle(std::shared_ptr<const PluginLibrary> library,
                  const micro_driver_descriptor* descriptor, void* self, std::string slot);
@@ -40,7 +40,7 @@ class DriverHandle {
     const std::string& slot() const noexcept { return slot_; }
     explicit operator bool() const noexcept { return self_ != nullptr; }
 
-   private:
+ private:
     void reset() noexcept;
 
     std::shared_ptr<const PluginLibrary> library_;

@@ -41,23 +41,40 @@ enum class Code : std::int32_t {
 /// outside the canonical set.
 inline std::string codeName(Code code) {
     switch (code) {
-        case Code::kOk: return "OK";
-        case Code::kCancelled: return "CANCELLED";
-        case Code::kUnknown: return "UNKNOWN";
-        case Code::kInvalidArgument: return "INVALID_ARGUMENT";
-        case Code::kDeadlineExceeded: return "DEADLINE_EXCEEDED";
-        case Code::kNotFound: return "NOT_FOUND";
-        case Code::kAlreadyExists: return "ALREADY_EXISTS";
-        case Code::kPermissionDenied: return "PERMISSION_DENIED";
-        case Code::kResourceExhausted: return "RESOURCE_EXHAUSTED";
-        case Code::kFailedPrecondition: return "FAILED_PRECONDITION";
-        case Code::kAborted: return "ABORTED";
-        case Code::kOutOfRange: return "OUT_OF_RANGE";
-        case Code::kUnimplemented: return "UNIMPLEMENTED";
-        case Code::kInternal: return "INTERNAL";
-        case Code::kUnavailable: return "UNAVAILABLE";
-        case Code::kDataLoss: return "DATA_LOSS";
-        case Code::kUnauthenticated: return "UNAUTHENTICATED";
+        case Code::kOk:
+            return "OK";
+        case Code::kCancelled:
+            return "CANCELLED";
+        case Code::kUnknown:
+            return "UNKNOWN";
+        case Code::kInvalidArgument:
+            return "INVALID_ARGUMENT";
+        case Code::kDeadlineExceeded:
+            return "DEADLINE_EXCEEDED";
+        case Code::kNotFound:
+            return "NOT_FOUND";
+        case Code::kAlreadyExists:
+            return "ALREADY_EXISTS";
+        case Code::kPermissionDenied:
+            return "PERMISSION_DENIED";
+        case Code::kResourceExhausted:
+            return "RESOURCE_EXHAUSTED";
+        case Code::kFailedPrecondition:
+            return "FAILED_PRECONDITION";
+        case Code::kAborted:
+            return "ABORTED";
+        case Code::kOutOfRange:
+            return "OUT_OF_RANGE";
+        case Code::kUnimplemented:
+            return "UNIMPLEMENTED";
+        case Code::kInternal:
+            return "INTERNAL";
+        case Code::kUnavailable:
+            return "UNAVAILABLE";
+        case Code::kDataLoss:
+            return "DATA_LOSS";
+        case Code::kUnauthenticated:
+            return "UNAUTHENTICATED";
     }
     return "CODE_" + std::to_string(static_cast<std::int32_t>(code));
 }
@@ -65,13 +82,13 @@ inline std::string codeName(Code code) {
 /// A failure with a canonical code. `what()` is the message alone; use
 /// `describe()` for "CODE: message".
 class Error : public std::runtime_error {
-   public:
+ public:
     Error(Code code, const std::string& message) : std::runtime_error(message), code_(code) {}
 
     Code code() const noexcept { return code_; }
     std::string describe() const { return codeName(code_) + ": " + what(); }
 
-   private:
+ private:
     Code code_;
 };
 

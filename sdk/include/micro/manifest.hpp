@@ -19,12 +19,12 @@ namespace micro {
 
 /// One slot filled by one driver.
 struct SlotSpec {
-    std::string slot;          ///< "store", "config.source[0]", ...
-    micro_kind kind = 0;       ///< the kind the slot requires
-    std::string plugin;        ///< as written in the manifest
+    std::string slot;     ///< "store", "config.source[0]", ...
+    micro_kind kind = 0;  ///< the kind the slot requires
+    std::string plugin;   ///< as written in the manifest
     std::string driver;
     std::vector<std::pair<std::string, std::string>> config;  ///< flattened, see abi.h
-    int line = 0;              ///< line of the slot's table in the manifest
+    int line = 0;  ///< line of the slot's table in the manifest
 };
 
 struct Manifest {

@@ -23,13 +23,16 @@ struct Node {
     std::chrono::milliseconds ttl{0};  ///< 0: never expires
 };
 
-enum class RegistryEvent { kCreated = MICRO_REGISTRY_CREATED, kUpdated = MICRO_REGISTRY_UPDATED,
-                           kDeleted = MICRO_REGISTRY_DELETED };
+enum class RegistryEvent {
+    kCreated = MICRO_REGISTRY_CREATED,
+    kUpdated = MICRO_REGISTRY_UPDATED,
+    kDeleted = MICRO_REGISTRY_DELETED
+};
 
 class Watch {
-   public:
+ public:
     Watch() = default;
-    Watch(Watch&&) noexcept = default;
+    Watch(Watch&&) noexcept;
     Watch& operator=(Watch&&) noexcept;
     Watch(const Watch&) = delete;
     Watch& operator=(const Watch&) = delete;
@@ -37,7 +40,7 @@ class Watch {
     void stop() noexcept;
     explicit operator bool() const noexcept { return state_ != nullptr; }
 
-   private:
+ private:
     friend class Registry;
     friend class ConfigSource;
     struct State;
@@ -45,7 +48,7 @@ class Watch {
 };
 
 class Registry {
-   public:
+ public:
     explicit Registry(DriverHandle handle);
 
     /// Create or refresh a node (call again before the TTL runs out).
@@ -57,12 +60,11 @@ class Registry {
     /// Names of services with at least one live node, sorted, each once.
     std::vector<std::string> listServices() const;
     /// Events for `service` (empty: all) from now on.
-    Watch watch(std::string_view service,
-                std::function<void(RegistryEvent, const Node&)> onEvent);
+    Watch watch(std::string_view service, std::function<void(RegistryEvent, const Node&)> onEvent);
 
     const DriverHandle& handle() const noexcept { return handle_; }
 
-   private:
+ private:
     DriverHandle handle_;
     const micro_registry_driver* table_;
 };

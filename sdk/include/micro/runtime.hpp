@@ -61,7 +61,7 @@ struct LoadedSlot {
 };
 
 class Runtime {
-   public:
+ public:
     static Runtime load(const std::filesystem::path& manifestFile);
     static Runtime load(const Manifest& manifest);
 
@@ -84,7 +84,7 @@ class Runtime {
     const std::vector<PluginInfo>& plugins() const noexcept;
     const std::filesystem::path& manifestPath() const noexcept;
 
-   private:
+ private:
     struct Impl;
     explicit Runtime(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;

@@ -48,10 +48,10 @@ struct RecordView {
 struct ReadOptions {
     std::string_view database{};  ///< empty: the driver's default
     std::string_view table{};     ///< empty: the driver's default
-    bool prefix = false;        ///< every key starting with the given key
-    bool suffix = false;        ///< every key ending with the given key
-    bool keysOnly = false;      ///< values are left empty
-    std::uint64_t limit = 0;    ///< 0: no limit
+    bool prefix = false;          ///< every key starting with the given key
+    bool suffix = false;          ///< every key ending with the given key
+    bool keysOnly = false;        ///< values are left empty
+    std::uint64_t limit = 0;      ///< 0: no limit
     std::uint64_t offset = 0;
 };
 
@@ -73,7 +73,7 @@ struct ScopeOptions {
 };
 
 class Store {
-   public:
+ public:
     explicit Store(DriverHandle handle);
 
     /// Records for `key` per `options`, in ascending key order. An exact key
@@ -96,7 +96,7 @@ class Store {
 
     const DriverHandle& handle() const noexcept { return handle_; }
 
-   private:
+ private:
     DriverHandle handle_;
     const micro_store_driver* table_;
 };

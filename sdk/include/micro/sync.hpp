@@ -35,7 +35,7 @@ struct Leader {
 };
 
 class Sync {
-   public:
+ public:
     explicit Sync(DriverHandle handle);
 
     Lease lock(std::string_view id, const LockOptions& options = {});
@@ -50,7 +50,7 @@ class Sync {
 
     const DriverHandle& handle() const noexcept { return handle_; }
 
-   private:
+ private:
     DriverHandle handle_;
     const micro_sync_driver* table_;
 };

@@ -36,7 +36,7 @@ struct ConnectionHandlers {
 class Transport;
 
 class Connection : public std::enable_shared_from_this<Connection> {
-   public:
+ public:
     /// Queue one message. Returns false when the connection's buffer is full
     /// (wait for onWritable); throws UNAVAILABLE once closed.
     bool send(std::span<const Header> headers, std::string_view body);
@@ -47,14 +47,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     struct State;
     explicit Connection(std::shared_ptr<State> state);
 
-   private:
+ private:
     std::shared_ptr<State> state_;
 };
 
 class Listener {
-   public:
+ public:
     Listener() = default;
-    Listener(Listener&&) noexcept = default;
+    Listener(Listener&&) noexcept;
     Listener& operator=(Listener&&) noexcept;
     Listener(const Listener&) = delete;
     Listener& operator=(const Listener&) = delete;
@@ -63,14 +63,14 @@ class Listener {
     const std::string& address() const noexcept;
     void stop() noexcept;
 
-   private:
+ private:
     friend class Transport;
     struct State;
     std::unique_ptr<State> state_;
 };
 
 class Transport {
-   public:
+ public:
     explicit Transport(DriverHandle handle);
 
     using AcceptHandler = std::function<ConnectionHandlers(std::shared_ptr<Connection>)>;
@@ -81,7 +81,7 @@ class Transport {
 
     const DriverHandle& handle() const noexcept { return handle_; }
 
-   private:
+ private:
     DriverHandle handle_;
     const micro_transport_driver* table_;
 };

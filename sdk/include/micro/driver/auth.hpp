@@ -12,16 +12,16 @@
 namespace micro::driver {
 
 class AccountSink {
-   public:
+ public:
     explicit AccountSink(micro_account_sink sink) noexcept : sink_(sink) {}
     void emit(const micro_account& account) const noexcept { sink_.fn(sink_.ctx, &account); }
 
-   private:
+ private:
     micro_account_sink sink_;
 };
 
 class TokenSink {
-   public:
+ public:
     explicit TokenSink(micro_token_sink sink) noexcept : sink_(sink) {}
     void emit(std::string_view access, std::string_view refresh,
               std::int64_t expiryUnixMs) const noexcept {
@@ -29,7 +29,7 @@ class TokenSink {
         sink_.fn(sink_.ctx, &t);
     }
 
-   private:
+ private:
     micro_token_sink sink_;
 };
 

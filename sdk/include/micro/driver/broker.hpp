@@ -48,9 +48,8 @@ struct BrokerDriver {
         }
     }
 
-    static constexpr micro_broker_driver kTable = {
-        Lifecycle<T>::base(sizeof(micro_broker_driver)), &publish, &subscribe, &unsubscribe,
-        &ack};
+    static constexpr micro_broker_driver kTable = {Lifecycle<T>::base(sizeof(micro_broker_driver)),
+                                                   &publish, &subscribe, &unsubscribe, &ack};
 };
 
 }  // namespace micro::driver

@@ -12,13 +12,13 @@
 namespace micro::driver {
 
 class DocumentSink {
-   public:
+ public:
     explicit DocumentSink(micro_config_sink sink) noexcept : sink_(sink) {}
     void emit(std::string_view document, std::string_view format) const noexcept {
         sink_.fn(sink_.ctx, abi::bytes(document), abi::str(format));
     }
 
-   private:
+ private:
     micro_config_sink sink_;
 };
 
@@ -31,19 +31,30 @@ struct ConfigSourceDriver {
         DocumentSink out(sink);
         MICRO_DETAIL_DISPATCH(done, t, read, out);
     }
+    template <typename U>
     static micro_code watch(void* self, micro_change_handler handler, void** handle,
                             micro_error* err) noexcept {
-        return guard(err, [&] { *handle = static_cast<T*>(self)->watch(handler); });
+        return guard(err, [&] { *handle = static_cast<U*>(self)->watch(handler); });
     }
+    template <typename U>
     static void unwatch(void* self, void* handle) noexcept {
-        static_cast<T*>(self)->unwatch(handle);
+        static_cast<U*>(self)->unwatch(handle);
     }
 
-    static constexpr bool kCanWatch = requires(T& t, micro_change_handler h) { t.watch(h); };
+    static constexpr bool kCanWatch = requires(T & t, micro_change_handler h) { t.watch(h); };
 
-    static constexpr micro_config_source_driver kTable = {
-        Lifecycle<T>::base(sizeof(micro_config_source_driver)), &read,
-        kCanWatch ? &watch : nullptr, kCanWatch ? &unwatch : nullptr};
+    // Only a class that can watch gets the watch thunks instantiated.
+    static constexpr micro_config_source_driver table() noexcept {
+        micro_config_source_driver t{Lifecycle<T>::base(sizeof(micro_config_source_driver)), &read,
+                                     nullptr, nullptr};
+        if constexpr (kCanWatch) {
+            t.watch = &watch<T>;
+            t.unwatch = &unwatch<T>;
+        }
+        return t;
+    }
+
+    static constexpr micro_config_source_driver kTable = table();
 };
 
 }  // namespace micro::driver

@@ -5,12 +5,12 @@
 
 #include <micro/driver/plugin.hpp>
 
-#define MICRO_DETAIL_DISPATCH(done, obj, method, ...)                                          \
-    do {                                                                                       \
+#define MICRO_DETAIL_DISPATCH(done, obj, method, ...)                                            \
+    do {                                                                                         \
         if constexpr (requires(::micro::driver::Done & d_) { (obj).method(__VA_ARGS__, d_); }) { \
-            ::micro::driver::completeAsync(                                                    \
-                done, [&](::micro::driver::Done& d_) { (obj).method(__VA_ARGS__, d_); });      \
-        } else {                                                                               \
-            ::micro::driver::completeWith(done, [&] { return (obj).method(__VA_ARGS__); });     \
-        }                                                                                      \
+            ::micro::driver::completeAsync(                                                      \
+                done, [&](::micro::driver::Done& d_) { (obj).method(__VA_ARGS__, d_); });        \
+        } else {                                                                                 \
+            ::micro::driver::completeWith(done, [&] { return (obj).method(__VA_ARGS__); });      \
+        }                                                                                        \
     } while (0)

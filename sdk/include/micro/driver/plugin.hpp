@@ -5,7 +5,7 @@
 //         explicit MyStore(const micro::driver::Context& ctx);
 //         void read(const micro::driver::StoreQuery& q, micro::driver::RecordSink& out);
 //         std::uint64_t write(std::string_view db, std::string_view table,
-//                             std::span<const micro_record> records);
+//                             const micro::driver::RecordBatch& records);
 //         void erase(std::string_view db, std::string_view table, std::string_view key);
 //     };
 //     MICRO_PLUGIN("mystore", "1.0.0", "My store",
@@ -41,14 +41,15 @@ namespace micro::driver {
 
 /// A driver's flattened config table (see micro_config in abi.h), borrowed.
 class Config {
-   public:
+ public:
     explicit Config(const micro_config* config) noexcept : config_(config) {}
 
     /// The value of `key`, or nullopt.
     std::optional<std::string_view> find(std::string_view key) const noexcept {
         if (config_ == nullptr) return std::nullopt;
         for (std::size_t i = 0; i < config_->count; ++i) {
-            if (abi::view(config_->entries[i].key) == key) return abi::view(config_->entries[i].value);
+            if (abi::view(config_->entries[i].key) == key)
+                return abi::view(config_->entries[i].value);
         }
         return std::nullopt;
     }
@@ -62,9 +63,9 @@ class Config {
         std::int64_t out = 0;
         auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
         if (ec != std::errc() || end != v->data() + v->size()) {
-            throw Error(Code::kInvalidArgument,
-                        "key '" + std::string(key) + "': expected an integer, got '" +
-                            std::string(*v) + "'");
+            throw Error(Code::kInvalidArgument, "key '" + std::string(key) +
+                                                    "': expected an integer, got '" +
+                                                    std::string(*v) + "'");
         }
         return out;
     }
@@ -89,7 +90,7 @@ class Config {
         }
     }
 
-   private:
+ private:
     const micro_config* config_;
 };
 
@@ -109,7 +110,7 @@ struct Context {
 /// A completion to call exactly once. Dropping it uncalled completes with
 /// INTERNAL so a caller never waits forever on a driver bug.
 class Done {
-   public:
+ public:
     explicit Done(micro_done done) noexcept : done_(done) {}
     Done(Done&& other) noexcept : done_(std::exchange(other.done_, micro_done{nullptr, nullptr})) {}
     Done& operator=(Done&&) = delete;
@@ -121,7 +122,7 @@ class Done {
         finish(static_cast<micro_code>(code), message, 0);
     }
 
-   private:
+ private:
     void finish(micro_code code, std::string_view message, std::uint64_t value) noexcept {
         if (done_.fn == nullptr) return;
         micro_done d = std::exchange(done_, micro_done{nullptr, nullptr});
@@ -238,29 +239,29 @@ constexpr std::array<const micro_driver_descriptor*, N> pointersTo(
 
 /// One driver descriptor. `Table` is a kind adapter such as
 /// micro::driver::StoreDriver<MyStore>.
-#define MICRO_DRIVER(Table, name, version, description)                                  \
-    micro_driver_descriptor {                                                             \
+#define MICRO_DRIVER(Table, name, version, description)                                     \
+    micro_driver_descriptor {                                                               \
         sizeof(micro_driver_descriptor), Table::kKind, name, version, description, nullptr, \
-            &Table::kTable.base                                                          \
+            &Table::kTable.base                                                             \
     }
 
 /// The plugin entry with optional init/fini (pass nullptr for none).
-#define MICRO_PLUGIN_WITH_LIFECYCLE(name, version, description, init, fini, ...)              \
-    namespace {                                                                              \
-    constexpr micro_driver_descriptor micro_plugin_descriptors_[] = {__VA_ARGS__};           \
-    constexpr auto micro_plugin_descriptor_ptrs_ =                                           \
-        ::micro::driver::pointersTo(micro_plugin_descriptors_);                              \
-    }                                                                                        \
-    extern "C" MICRO_PLUGIN_EXPORT constinit const micro_plugin micro_plugin_entry = {      \
-        MICRO_ABI_MAJOR,                                                                     \
-        MICRO_ABI_MINOR,                                                                     \
-        sizeof(micro_plugin),                                                                \
-        name,                                                                                \
-        version,                                                                             \
-        description,                                                                         \
-        micro_plugin_descriptor_ptrs_.data(),                                                \
-        static_cast<std::uint32_t>(micro_plugin_descriptor_ptrs_.size()),                    \
-        init,                                                                                \
+#define MICRO_PLUGIN_WITH_LIFECYCLE(name, version, description, init, fini, ...)       \
+    namespace {                                                                        \
+    constexpr micro_driver_descriptor micro_plugin_descriptors_[] = {__VA_ARGS__};     \
+    constexpr auto micro_plugin_descriptor_ptrs_ =                                     \
+        ::micro::driver::pointersTo(micro_plugin_descriptors_);                        \
+    }                                                                                  \
+    extern "C" MICRO_PLUGIN_EXPORT constinit const micro_plugin micro_plugin_entry = { \
+        MICRO_ABI_MAJOR,                                                               \
+        MICRO_ABI_MINOR,                                                               \
+        sizeof(micro_plugin),                                                          \
+        name,                                                                          \
+        version,                                                                       \
+        description,                                                                   \
+        micro_plugin_descriptor_ptrs_.data(),                                          \
+        static_cast<std::uint32_t>(micro_plugin_descriptor_ptrs_.size()),              \
+        init,                                                                          \
         fini}
 
 /// The plugin entry: name, version, description, then MICRO_DRIVER(...)s.

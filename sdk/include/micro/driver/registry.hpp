@@ -15,20 +15,20 @@
 namespace micro::driver {
 
 class NodeSink {
-   public:
+ public:
     explicit NodeSink(micro_node_sink sink) noexcept : sink_(sink) {}
     void emit(const micro_registry_node& node) const noexcept { sink_.fn(sink_.ctx, &node); }
 
-   private:
+ private:
     micro_node_sink sink_;
 };
 
 class StringSink {
-   public:
+ public:
     explicit StringSink(micro_str_sink sink) noexcept : sink_(sink) {}
     void emit(std::string_view value) const noexcept { sink_.fn(sink_.ctx, abi::str(value)); }
 
-   private:
+ private:
     micro_str_sink sink_;
 };
 
@@ -36,7 +36,8 @@ template <typename T>
 struct RegistryDriver {
     static constexpr micro_kind kKind = MICRO_KIND_REGISTRY;
 
-    static void registerNode(void* self, const micro_registry_node* node, micro_done done) noexcept {
+    static void registerNode(void* self, const micro_registry_node* node,
+                             micro_done done) noexcept {
         T& t = *static_cast<T*>(self);
         MICRO_DETAIL_DISPATCH(done, t, registerNode, *node);
     }

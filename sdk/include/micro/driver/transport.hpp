@@ -48,7 +48,11 @@ struct TransportDriver {
     }
 
     static constexpr micro_transport_driver kTable = {
-        Lifecycle<T>::base(sizeof(micro_transport_driver)), &listen, &unlisten, &dial, &send,
+        Lifecycle<T>::base(sizeof(micro_transport_driver)),
+        &listen,
+        &unlisten,
+        &dial,
+        &send,
         &close};
 };
 

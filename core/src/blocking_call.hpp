@@ -1,11 +1,15 @@
 // blocking_call.hpp — wait for one asynchronous ABI call to complete.
 //
 // A BlockingCall lives on the caller's stack. Its micro_done may be invoked
-// on any thread, possibly before the driver call returns. The fast path
-// (completion before wait()) costs two uncontended atomic operations and no
-// allocation; only a completion that arrives after wait() began touches the
-// mutex and condition variable. The completer never touches the object after
-// the waiter may have left, so a stack lifetime is safe.
+// on any thread, possibly before the driver call returns.
+//  - Inline completion (the driver completes on the caller's thread, which
+//    can only happen inside the driver call, since afterwards that thread is
+//    blocked in wait()): plain stores, no atomic operation, no allocation.
+//  - Completion on another thread before wait(): one atomic exchange and one
+//    compare-exchange.
+//  - Completion after wait() began: the mutex and condition variable.
+// The completer never touches the object after the waiter may have left, so
+// a stack lifetime is safe.
 #pragma once
 
 #include <micro/abi.h>
@@ -18,11 +22,13 @@
 #include <mutex>
 #include <string>
 
+#include <pthread.h>
+
 namespace micro::detail {
 
 class BlockingCall {
  public:
-    BlockingCall() = default;
+    BlockingCall() noexcept : caller_(pthread_self()) {}
     BlockingCall(const BlockingCall&) = delete;
     BlockingCall& operator=(const BlockingCall&) = delete;
 
@@ -37,6 +43,7 @@ class BlockingCall {
 
     /// Wait for the completion; the caller inspects code()/message().
     void waitNoThrow() {
+        if (completedInline_) return;
         int expected = kPending;
         if (state_.compare_exchange_strong(expected, kWaiting, std::memory_order_acq_rel)) {
             std::unique_lock lock(mutex_);
@@ -59,6 +66,10 @@ class BlockingCall {
             self->message_.assign(abi::view(message));
             if (self->message_.empty()) self->message_ = codeName(static_cast<Code>(code));
         }
+        if (pthread_equal(pthread_self(), self->caller_)) {
+            self->completedInline_ = true;  // only this thread reads it
+            return;
+        }
         if (self->state_.exchange(kDone, std::memory_order_acq_rel) == kWaiting) {
             // The waiter is (or is about to be) blocked on the condition; it
             // cannot leave before we release the mutex.
@@ -68,6 +79,8 @@ class BlockingCall {
         }
     }
 
+    pthread_t caller_;
+    bool completedInline_ = false;
     std::atomic<int> state_{kPending};
     micro_code code_ = MICRO_OK;
     std::uint64_t value_ = 0;

@@ -20,6 +20,7 @@ std::string_view MessageView::header(std::string_view key) const noexcept {
     return {};
 }
 
+Subscription::Subscription() noexcept = default;
 Subscription::Subscription(Subscription&&) noexcept = default;
 
 Subscription& Subscription::operator=(Subscription&& other) noexcept {

@@ -13,6 +13,7 @@ Node nodeOf(const micro_registry_node& n) {
 }
 }  // namespace
 
+Watch::Watch() noexcept = default;
 Watch::Watch(Watch&&) noexcept = default;
 
 Watch& Watch::operator=(Watch&& other) noexcept {

@@ -109,6 +109,7 @@ bool Connection::closed() const noexcept {
     return state_->closed;
 }
 
+Listener::Listener() noexcept = default;
 Listener::Listener(Listener&&) noexcept = default;
 
 Listener& Listener::operator=(Listener&& other) noexcept {

@@ -9,5 +9,8 @@ namespace micro::cli {
 
 int pluginsInspect(const Options& options);
 int pluginsCheck(const Options& options);
+int services(const Options& options);
+int describe(const Options& options);
+int call(const Options& options);
 
 }  // namespace micro::cli

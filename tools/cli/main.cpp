@@ -15,8 +15,16 @@ namespace {
 constexpr std::string_view kUsage = R"(micro — microservices toolkit
 
 Usage:
+  micro services                           list the services in the registry
+  micro describe SERVICE                   nodes, addresses, endpoints with their
+                                           request and response fields
+  micro call SERVICE ENDPOINT 'JSON'       call an endpoint; prints the JSON
+                                           response, or the error and exits 1
+  micro call --stream SERVICE ENDPOINT ['JSON'...]
+                                           stream messages (the arguments, or
+                                           stdin lines) and print every reply
   micro plugins inspect FILE.so [--json]   show a plugin's ABI version and drivers
-  micro plugins check [--manifest FILE]    load every plugin the manifest names,
+  micro plugins check                      load every plugin the manifest names,
                                            create each driver, report or fail
   micro --help | micro COMMAND --help
 
@@ -24,6 +32,7 @@ Options:
   --manifest FILE   the manifest to use; default: $MICRO_MANIFEST, then
                     ./plugins.toml, then the installed default
   --json            machine-readable output where supported
+  --timeout MS      deadline of a call (default 5000)
 
 Exit status: 0 on success, 1 on an error (one line on stderr naming what
 and where), 2 on a usage error.
@@ -40,6 +49,16 @@ int main(int argc, char** argv) {
             fmt::print("{}", kUsage);
             return verb.empty() ? 2 : 0;
         }
+        if (verb == "services" || verb == "describe" || verb == "call") {
+            cli::Options options = cli::Options::parse(argc, argv, 2);
+            if (options.help) {
+                fmt::print("{}", kUsage);
+                return 0;
+            }
+            if (verb == "services") return cli::services(options);
+            if (verb == "describe") return cli::describe(options);
+            return cli::call(options);
+        }
         if (verb == "plugins") {
             cli::Options options = cli::Options::parse(argc, argv, 3);
             if (options.help || sub.empty() || sub == "--help") {
@@ -54,7 +73,7 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "micro: unknown command '{}' (try micro --help)\n", verb);
         return 2;
     } catch (const Error& e) {
-        fmt::print(stderr, "micro: {}\n", e.what());
+        fmt::print(stderr, "micro: {}\n", e.describe());
         return e.code() == Code::kInvalidArgument && std::string_view(e.what()).starts_with("usage")
                    ? 2
                    : 1;

@@ -2,6 +2,8 @@
 
 #include <micro/error.hpp>
 
+#include <charconv>
+#include <string>
 #include <string_view>
 
 namespace micro::cli {
@@ -14,6 +16,18 @@ Options Options::parse(int argc, char** argv, int first) {
             o.help = true;
         } else if (a == "--json") {
             o.json = true;
+        } else if (a == "--stream") {
+            o.stream = true;
+        } else if (a == "--timeout") {
+            if (i + 1 >= argc) throw Error(Code::kInvalidArgument, "--timeout needs milliseconds");
+            std::string_view v = argv[++i];
+            long long ms = 0;
+            auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
+            if (ec != std::errc() || end != v.data() + v.size() || ms <= 0) {
+                throw Error(Code::kInvalidArgument, "--timeout needs milliseconds, got '" +
+                                                        std::string(v) + "'");
+            }
+            o.timeout = std::chrono::milliseconds(ms);
         } else if (a == "--manifest") {
             if (i + 1 >= argc) throw Error(Code::kInvalidArgument, "--manifest needs a file");
             o.manifest = argv[++i];

@@ -2,6 +2,7 @@
 // arguments plus --manifest FILE (or --manifest=FILE), --help, --json.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -14,6 +15,8 @@ struct Options {
     std::optional<std::filesystem::path> manifest;
     bool help = false;
     bool json = false;
+    bool stream = false;                        ///< micro call --stream
+    std::chrono::milliseconds timeout{5000};  ///< --timeout MS
 
     /// Parse argv[first..]; throws micro::Error(INVALID_ARGUMENT) naming an
     /// unknown flag or a flag missing its value.

@@ -44,7 +44,7 @@ using MessageHandler = std::function<void(const MessageView&)>;
 
 class Subscription {
  public:
-    Subscription() = default;
+    Subscription() noexcept;
     Subscription(Subscription&&) noexcept;
     Subscription& operator=(Subscription&&) noexcept;
     Subscription(const Subscription&) = delete;

@@ -31,7 +31,7 @@ enum class RegistryEvent {
 
 class Watch {
  public:
-    Watch() = default;
+    Watch() noexcept;
     Watch(Watch&&) noexcept;
     Watch& operator=(Watch&&) noexcept;
     Watch(const Watch&) = delete;

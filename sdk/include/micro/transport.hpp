@@ -53,7 +53,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 class Listener {
  public:
-    Listener() = default;
+    Listener() noexcept;
     Listener(Listener&&) noexcept;
     Listener& operator=(Listener&&) noexcept;
     Listener(const Listener&) = delete;

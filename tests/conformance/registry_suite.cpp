@@ -109,7 +109,7 @@ TEST_SUITE("registry") {
         registry().deregisterNode(svc, "node-1");
     }
 
-    TEST_CASE("registry: a service holds several nodes; re-registering one replaces its record") {
+    TEST_CASE("registry: a service holds several nodes, re-registering one replaces its record") {
         const std::string svc = unique("multi");
         registry().registerNode(node(svc, "a", "record-a"));
         registry().registerNode(node(svc, "b", "record-b"));
@@ -146,7 +146,7 @@ TEST_SUITE("registry") {
         registry().deregisterNode(two, "n1");
     }
 
-    TEST_CASE("registry: deregister removes a node; the last one takes the service with it") {
+    TEST_CASE("registry: deregister removes a node, the last one takes the service with it") {
         const std::string svc = unique("dereg");
         registry().registerNode(node(svc, "n1", "r1"));
         registry().registerNode(node(svc, "n2", "r2"));
@@ -216,7 +216,7 @@ TEST_SUITE("registry") {
         CHECK(events->records[3] == "v3");
     }
 
-    TEST_CASE("registry: a watch on one service sees none of another; a watch on all sees both") {
+    TEST_CASE("registry: a watch on one service sees none of another, a watch on all sees both") {
         const std::string mine = unique("watch-mine");
         const std::string other = unique("watch-other");
         auto onMine = std::make_shared<Events>();

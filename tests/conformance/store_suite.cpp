@@ -75,7 +75,7 @@ TEST_SUITE("store") {
         CHECK(r.version == v2);
     }
 
-    TEST_CASE("store: erase removes the key; reading or erasing it again is NOT_FOUND") {
+    TEST_CASE("store: erase removes the key, reading or erasing it again is NOT_FOUND") {
         const std::string key = unique("erase");
         put(key, "x");
         CHECK_CODE(store().erase(key), Code::kOk);

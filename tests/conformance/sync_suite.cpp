@@ -82,7 +82,7 @@ TEST_SUITE("sync") {
         CHECK_MESSAGE(increasing, "fencing tokens must grow strictly with every acquisition");
     }
 
-    TEST_CASE("sync: lock, unlock and lease report the id; unlocking twice is NOT_FOUND") {
+    TEST_CASE("sync: lock, unlock and lease report the id, unlocking twice is NOT_FOUND") {
         const std::string id = unique("basic");
         const micro::Lease lease = locks().lock(id, opts(10s, 0ms));
         CHECK(lease.id == id);
@@ -163,7 +163,7 @@ TEST_SUITE("sync") {
         CHECK_CODE(locks().unlock(current), Code::kOk);
     }
 
-    TEST_CASE("sync: one candidate leads; after it resigns the waiting one wins") {
+    TEST_CASE("sync: one candidate leads, after it resigns the waiting one wins") {
         const std::string election = unique("election");
         CHECK_FALSE(locks().leader(election).has_value());
 

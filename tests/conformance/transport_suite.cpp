@@ -280,7 +280,7 @@ TEST_SUITE("transport") {
         CHECK(p.serverEnd->closes == 1);
     }
 
-    TEST_CASE("transport: a stopped listener refuses dials; accepted connections live on") {
+    TEST_CASE("transport: a stopped listener refuses dials, accepted connections live on") {
         Pair p(/*reply=*/true);
         const std::string address = p.listener->address();
         p.listener->stop();

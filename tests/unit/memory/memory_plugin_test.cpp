@@ -229,7 +229,7 @@ TEST_CASE("memory broker: fan-out, queue groups and no subscriber") {
     CHECK(b.publish("t") == MICRO_NOT_FOUND);
 }
 
-TEST_CASE("memory broker: serial deliveries; none after unsubscribe returns") {
+TEST_CASE("memory broker: serial deliveries, none after unsubscribe returns") {
     Broker b;
     std::atomic<int> inFlight{0}, maxInFlight{0}, calls{0};
     std::atomic<bool> unsubscribed{false}, lateCall{false}, stop{false};

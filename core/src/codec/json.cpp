@@ -1,0 +1,1066 @@
+// JSON <-> capnp::DynamicStruct, driven by the struct's schema.
+//
+// Parsing is our own (strict RFC 8259, byte offsets in errors, number lexemes
+// kept as text so 64-bit integers are exact); the walker checks every value
+// against its field's type and names the field on error. Writing follows
+// capnp::JsonCodec's conventions (64-bit integers as strings, NaN/Infinity as
+// strings) except that Data is base64.
+#include <micro/codec.hpp>
+
+#include <capnp/schema.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "internal.hpp"
+
+namespace micro::codec {
+
+namespace {
+
+using detail::schemaName;
+using detail::typeName;
+using W = capnp::schema::Type;
+
+constexpr int kMaxDepth = 64;
+constexpr std::size_t kMaxListSize = (std::size_t{1} << 29) - 1;
+
+// ---------------------------------------------------------------- JSON DOM
+
+struct JsonMember;
+
+struct Json {
+    enum class Kind : std::uint8_t { kNull, kBool, kNumber, kString, kArray, kObject };
+    Kind kind = Kind::kNull;
+    bool boolean = false;
+    std::size_t offset = 0;
+    std::string text;  // a string's decoded content, or a number's lexeme
+    std::vector<Json> items;
+    std::vector<JsonMember> members;
+};
+
+struct JsonMember {
+    std::string key;
+    Json value;
+};
+
+const char* kindName(Json::Kind kind) {
+    switch (kind) {
+        case Json::Kind::kNull:
+            return "null";
+        case Json::Kind::kBool:
+            return "boolean";
+        case Json::Kind::kNumber:
+            return "number";
+        case Json::Kind::kString:
+            return "string";
+        case Json::Kind::kArray:
+            return "array";
+        case Json::Kind::kObject:
+            return "object";
+    }
+    return "value";
+}
+
+// Length of the valid UTF-8 sequence starting at s[pos] (a byte >= 0x80), or 0
+// when it is not one: overlong forms, surrogates and values past U+10FFFF are
+// invalid.
+std::size_t utf8Length(std::string_view s, std::size_t pos) {
+    auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[pos + i]); };
+    const unsigned char b0 = byte(0);
+    std::size_t len = 0;
+    unsigned lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+    if (b0 >= 0xC2 && b0 <= 0xDF) {
+        len = 2;
+    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+        len = 3;
+        if (b0 == 0xE0) lo = 0xA0;
+        if (b0 == 0xED) hi = 0x9F;
+    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+        len = 4;
+        if (b0 == 0xF0) lo = 0x90;
+        if (b0 == 0xF4) hi = 0x8F;
+    } else {
+        return 0;
+    }
+    if (s.size() - pos < len) return 0;
+    if (byte(1) < lo || byte(1) > hi) return 0;
+    for (std::size_t i = 2; i < len; ++i)
+        if (byte(i) < 0x80 || byte(i) > 0xBF) return 0;
+    return len;
+}
+
+// ---------------------------------------------------------------- parser
+
+class Parser {
+ public:
+    explicit Parser(std::string_view in) : in_(in) {}
+
+    Json parseDocument() {
+        if (in_.substr(0, 3) == "\xEF\xBB\xBF") pos_ = 3;  // a UTF-8 byte order mark
+        skipSpace();
+        Json root = parseValue(0);
+        skipSpace();
+        if (pos_ != in_.size()) fail("unexpected characters after the JSON value");
+        return root;
+    }
+
+ private:
+    [[noreturn]] void fail(const std::string& what) const { failAt(pos_, what); }
+    [[noreturn]] static void failAt(std::size_t offset, const std::string& what) {
+        throw Error(Code::kInvalidArgument,
+                    "malformed JSON at offset " + std::to_string(offset) + ": " + what);
+    }
+
+    bool atEnd() const { return pos_ >= in_.size(); }
+    char peek() const { return in_[pos_]; }
+
+    void skipSpace() {
+        while (!atEnd()) {
+            char c = peek();
+            if (c != ' ' && c != '\t' && c != '\n' && c != '\r') break;
+            ++pos_;
+        }
+    }
+
+    void expectLiteral(std::string_view word) {
+        if (in_.substr(pos_, word.size()) != word) fail("invalid literal");
+        pos_ += word.size();
+    }
+
+    Json parseValue(int depth) {
+        if (atEnd()) fail("unexpected end of input");
+        Json v;
+        v.offset = pos_;
+        switch (peek()) {
+            case '{':
+                parseObject(v, depth + 1);
+                break;
+            case '[':
+                parseArray(v, depth + 1);
+                break;
+            case '"':
+                v.kind = Json::Kind::kString;
+                v.text = parseString();
+                break;
+            case 't':
+                expectLiteral("true");
+                v.kind = Json::Kind::kBool;
+                v.boolean = true;
+                break;
+            case 'f':
+                expectLiteral("false");
+                v.kind = Json::Kind::kBool;
+                break;
+            case 'n':
+                expectLiteral("null");
+                break;
+            default:
+                if (peek() == '-' || (peek() >= '0' && peek() <= '9')) {
+                    v.kind = Json::Kind::kNumber;
+                    v.text = parseNumber();
+                } else {
+                    fail(std::string("unexpected character ") + describeChar(peek()));
+                }
+        }
+        return v;
+    }
+
+    static std::string describeChar(char c) {
+        auto u = static_cast<unsigned char>(c);
+        if (u >= 0x20 && u < 0x7f) return std::string("'") + c + "'";
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "0x%02x", u);
+        return buf;
+    }
+
+    void parseObject(Json& v, int depth) {
+        if (depth > kMaxDepth) fail("nesting deeper than " + std::to_string(kMaxDepth));
+        v.kind = Json::Kind::kObject;
+        ++pos_;  // '{'
+        skipSpace();
+        if (!atEnd() && peek() == '}') {
+            ++pos_;
+            return;
+        }
+        for (;;) {
+            skipSpace();
+            if (atEnd()) fail("unexpected end of input in an object");
+            if (peek() != '"') fail("expected a string key");
+            JsonMember member;
+            member.key = parseString();
+            skipSpace();
+            if (atEnd() || peek() != ':') fail("expected ':' after a key");
+            ++pos_;
+            skipSpace();
+            member.value = parseValue(depth);
+            v.members.push_back(std::move(member));
+            skipSpace();
+            if (atEnd()) fail("unexpected end of input in an object");
+            if (peek() == ',') {
+                ++pos_;
+                continue;
+            }
+            if (peek() == '}') {
+                ++pos_;
+                return;
+            }
+            fail("expected ',' or '}'");
+        }
+    }
+
+    void parseArray(Json& v, int depth) {
+        if (depth > kMaxDepth) fail("nesting deeper than " + std::to_string(kMaxDepth));
+        v.kind = Json::Kind::kArray;
+        ++pos_;  // '['
+        skipSpace();
+        if (!atEnd() && peek() == ']') {
+            ++pos_;
+            return;
+        }
+        for (;;) {
+            skipSpace();
+            v.items.push_back(parseValue(depth));
+            skipSpace();
+            if (atEnd()) fail("unexpected end of input in an array");
+            if (peek() == ',') {
+                ++pos_;
+                continue;
+            }
+            if (peek() == ']') {
+                ++pos_;
+                return;
+            }
+            fail("expected ',' or ']'");
+        }
+    }
+
+    std::string parseNumber() {
+        const std::size_t start = pos_;
+        auto digits = [&] {
+            std::size_t n = 0;
+            while (!atEnd() && peek() >= '0' && peek() <= '9') {
+                ++pos_;
+                ++n;
+            }
+            return n;
+        };
+        if (peek() == '-') ++pos_;
+        if (atEnd()) fail("expected a digit");
+        if (peek() == '0') {
+            ++pos_;
+        } else if (digits() == 0) {
+            fail("expected a digit");
+        }
+        if (!atEnd() && peek() == '.') {
+            ++pos_;
+            if (digits() == 0) fail("expected a digit after '.'");
+        }
+        if (!atEnd() && (peek() == 'e' || peek() == 'E')) {
+            ++pos_;
+            if (!atEnd() && (peek() == '+' || peek() == '-')) ++pos_;
+            if (digits() == 0) fail("expected a digit in the exponent");
+        }
+        if (!atEnd() && peek() >= '0' && peek() <= '9') fail("leading zeros are not allowed");
+        return std::string(in_.substr(start, pos_ - start));
+    }
+
+    unsigned hex4() {
+        if (in_.size() - pos_ < 4) fail("truncated \\u escape");
+        unsigned value = 0;
+        for (int i = 0; i < 4; ++i) {
+            char c = in_[pos_];
+            value <<= 4;
+            if (c >= '0' && c <= '9')
+                value |= static_cast<unsigned>(c - '0');
+            else if (c >= 'a' && c <= 'f')
+                value |= static_cast<unsigned>(c - 'a' + 10);
+            else if (c >= 'A' && c <= 'F')
+                value |= static_cast<unsigned>(c - 'A' + 10);
+            else
+                fail("invalid hex digit in \\u escape");
+            ++pos_;
+        }
+        return value;
+    }
+
+    static void appendUtf8(std::string& out, unsigned cp) {
+        if (cp < 0x80) {
+            out += static_cast<char>(cp);
+        } else if (cp < 0x800) {
+            out += static_cast<char>(0xC0 | (cp >> 6));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            out += static_cast<char>(0xE0 | (cp >> 12));
+            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        } else {
+            out += static_cast<char>(0xF0 | (cp >> 18));
+            out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        }
+    }
+
+    std::string parseString() {
+        ++pos_;  // '"'
+        std::string out;
+        for (;;) {
+            if (atEnd()) fail("unterminated string");
+            const auto c = static_cast<unsigned char>(peek());
+            if (c == '"') {
+                ++pos_;
+                return out;
+            }
+            if (c < 0x20) fail("unescaped control character in a string");
+            if (c >= 0x80) {
+                const std::size_t len = utf8Length(in_, pos_);
+                if (len == 0) fail("invalid UTF-8 in a string");
+                out.append(in_.substr(pos_, len));
+                pos_ += len;
+                continue;
+            }
+            if (c != '\\') {
+                out += static_cast<char>(c);
+                ++pos_;
+                continue;
+            }
+            const std::size_t escape = pos_;
+            ++pos_;
+            if (atEnd()) fail("unterminated string");
+            const char e = peek();
+            ++pos_;
+            switch (e) {
+                case '"':
+                case '\\':
+                case '/':
+                    out += e;
+                    break;
+                case 'b':
+                    out += '\b';
+                    break;
+                case 'f':
+                    out += '\f';
+                    break;
+                case 'n':
+                    out += '\n';
+                    break;
+                case 'r':
+                    out += '\r';
+                    break;
+                case 't':
+                    out += '\t';
+                    break;
+                case 'u': {
+                    unsigned cp = hex4();
+                    if (cp >= 0xD800 && cp <= 0xDBFF) {
+                        if (in_.substr(pos_, 2) != "\\u") failAt(escape, "unpaired surrogate");
+                        pos_ += 2;
+                        const unsigned low = hex4();
+                        if (low < 0xDC00 || low > 0xDFFF) failAt(escape, "unpaired surrogate");
+                        cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+                    } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                        failAt(escape, "unpaired surrogate");
+                    }
+                    appendUtf8(out, cp);
+                    break;
+                }
+                default:
+                    failAt(escape, "invalid escape sequence");
+            }
+        }
+    }
+
+    std::string_view in_;
+    std::size_t pos_ = 0;
+};
+
+// ---------------------------------------------------------------- base64
+
+std::string base64Encode(const capnp::byte* data, std::size_t size) {
+    static constexpr char kAlphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    out.reserve((size + 2) / 3 * 4);
+    std::size_t i = 0;
+    for (; i + 3 <= size; i += 3) {
+        const unsigned n = (unsigned{data[i]} << 16) | (unsigned{data[i + 1]} << 8) | data[i + 2];
+        out += kAlphabet[(n >> 18) & 63];
+        out += kAlphabet[(n >> 12) & 63];
+        out += kAlphabet[(n >> 6) & 63];
+        out += kAlphabet[n & 63];
+    }
+    if (size - i == 1) {
+        const unsigned n = unsigned{data[i]} << 16;
+        out += kAlphabet[(n >> 18) & 63];
+        out += kAlphabet[(n >> 12) & 63];
+        out += "==";
+    } else if (size - i == 2) {
+        const unsigned n = (unsigned{data[i]} << 16) | (unsigned{data[i + 1]} << 8);
+        out += kAlphabet[(n >> 18) & 63];
+        out += kAlphabet[(n >> 12) & 63];
+        out += kAlphabet[(n >> 6) & 63];
+        out += '=';
+    }
+    return out;
+}
+
+// Standard or URL-safe alphabet, padding optional. nullopt on invalid input.
+std::optional<std::string> base64Decode(std::string_view in) {
+    while (!in.empty() && in.back() == '=') in.remove_suffix(1);
+    if (in.size() % 4 == 1) return std::nullopt;
+    std::string out;
+    out.reserve(in.size() * 3 / 4);
+    unsigned acc = 0;
+    int bits = 0;
+    for (char c : in) {
+        unsigned v;
+        if (c >= 'A' && c <= 'Z')
+            v = static_cast<unsigned>(c - 'A');
+        else if (c >= 'a' && c <= 'z')
+            v = static_cast<unsigned>(c - 'a' + 26);
+        else if (c >= '0' && c <= '9')
+            v = static_cast<unsigned>(c - '0' + 52);
+        else if (c == '+' || c == '-')
+            v = 62;
+        else if (c == '/' || c == '_')
+            v = 63;
+        else
+            return std::nullopt;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out += static_cast<char>((acc >> bits) & 0xFF);
+        }
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------- JSON -> capnp
+
+// Where a decoded value goes: a struct field or a list element.
+struct Slot {
+    capnp::DynamicStruct::Builder* parent = nullptr;
+    std::optional<capnp::StructSchema::Field> field;
+    capnp::DynamicList::Builder* list = nullptr;
+    unsigned index = 0;
+
+    void set(const capnp::DynamicValue::Reader& value) const {
+        if (parent)
+            parent->set(*field, value);
+        else
+            list->set(index, value);
+    }
+    capnp::DynamicValue::Builder init(unsigned size) const {
+        return parent ? parent->init(*field, size) : list->init(index, size);
+    }
+    capnp::DynamicStruct::Builder structure() const {
+        return parent ? parent->init(*field).as<capnp::DynamicStruct>()
+                      : (*list)[index].as<capnp::DynamicStruct>();
+    }
+};
+
+// A parsed integer: either negative (as int64) or not (as uint64).
+struct Integer {
+    bool negative = false;
+    std::int64_t signedValue = 0;
+    std::uint64_t unsignedValue = 0;
+};
+
+class Decoder {
+ public:
+    void decodeStruct(const Json& v, capnp::DynamicStruct::Builder out, const std::string& path) {
+        const auto schema = out.getSchema();
+        if (v.kind != Json::Kind::kObject) {
+            if (path.empty())
+                throw Error(Code::kInvalidArgument, "expected a JSON object for " +
+                                                        schemaName(schema) + ", got " +
+                                                        kindName(v.kind));
+            fail(path, "expected " + schemaName(schema) + " (an object), got " + kindName(v.kind));
+        }
+        std::unordered_set<std::string_view> seen;
+        std::optional<capnp::StructSchema::Field> unionMember;
+        std::string unionPath;
+        for (const auto& member : v.members) {
+            const std::string childPath = path.empty() ? member.key : path + "." + member.key;
+            if (!seen.insert(member.key).second) fail(childPath, "given more than once");
+            KJ_IF_MAYBE (found, schema.findFieldByName(member.key)) {
+                const auto field = *found;
+                if (field.getProto().getDiscriminantValue() !=
+                    capnp::schema::Field::NO_DISCRIMINANT) {
+                    if (unionMember)
+                        throw Error(Code::kInvalidArgument,
+                                    "fields '" + unionPath + "' and '" + childPath +
+                                        "' are members of the same union: give only one");
+                    unionMember = field;
+                    unionPath = childPath;
+                }
+                decodeField(member.value, out, field, childPath);
+            } else {
+                throw Error(Code::kInvalidArgument,
+                            "unknown field '" + childPath + "' in " + schemaName(schema));
+            }
+        }
+    }
+
+ private:
+    [[noreturn]] static void fail(const std::string& path, const std::string& what) {
+        throw Error(Code::kInvalidArgument, "field '" + path + "': " + what);
+    }
+
+    void decodeField(const Json& v, capnp::DynamicStruct::Builder& out,
+                     capnp::StructSchema::Field field, const std::string& path) {
+        const bool member =
+            field.getProto().getDiscriminantValue() != capnp::schema::Field::NO_DISCRIMINANT;
+        const auto type = field.getType();
+        if (v.kind == Json::Kind::kNull && type.which() != W::VOID) {
+            // null: the default; for a union member, the member with its default.
+            if (member) {
+                if (field.getProto().isGroup())
+                    out.init(field);
+                else
+                    out.clear(field);
+            }
+            return;
+        }
+        if (field.getProto().isGroup()) {
+            decodeStruct(v, out.init(field).as<capnp::DynamicStruct>(), path);
+            return;
+        }
+        Slot slot;
+        slot.parent = &out;
+        slot.field = field;
+        decodeValue(v, type, slot, path);
+    }
+
+    void decodeValue(const Json& v, capnp::Type type, const Slot& slot, const std::string& path) {
+        switch (type.which()) {
+            case W::VOID:
+                if (v.kind != Json::Kind::kNull) expected(v, type, path, "null");
+                slot.set(capnp::VOID);
+                return;
+            case W::BOOL:
+                if (v.kind != Json::Kind::kBool) expected(v, type, path);
+                slot.set(v.boolean);
+                return;
+            case W::INT8:
+                slot.set(static_cast<std::int8_t>(signedIn(v, type, path, INT8_MIN, INT8_MAX)));
+                return;
+            case W::INT16:
+                slot.set(static_cast<std::int16_t>(signedIn(v, type, path, INT16_MIN, INT16_MAX)));
+                return;
+            case W::INT32:
+                slot.set(static_cast<std::int32_t>(signedIn(v, type, path, INT32_MIN, INT32_MAX)));
+                return;
+            case W::INT64:
+                slot.set(signedIn(v, type, path, INT64_MIN, INT64_MAX));
+                return;
+            case W::UINT8:
+                slot.set(static_cast<std::uint8_t>(unsignedIn(v, type, path, UINT8_MAX)));
+                return;
+            case W::UINT16:
+                slot.set(static_cast<std::uint16_t>(unsignedIn(v, type, path, UINT16_MAX)));
+                return;
+            case W::UINT32:
+                slot.set(static_cast<std::uint32_t>(unsignedIn(v, type, path, UINT32_MAX)));
+                return;
+            case W::UINT64:
+                slot.set(unsignedIn(v, type, path, UINT64_MAX));
+                return;
+            case W::FLOAT32: {
+                const double d = floatIn(v, type, path);
+                if (std::isfinite(d) && std::fabs(d) > std::numeric_limits<float>::max())
+                    fail(path, display(v) + " out of range for Float32");
+                slot.set(static_cast<float>(d));
+                return;
+            }
+            case W::FLOAT64:
+                slot.set(floatIn(v, type, path));
+                return;
+            case W::TEXT:
+                if (v.kind != Json::Kind::kString) expected(v, type, path);
+                if (v.text.size() > kMaxListSize - 1) fail(path, "text too long");
+                slot.set(capnp::Text::Reader(v.text.c_str(), v.text.size()));
+                return;
+            case W::DATA:
+                decodeData(v, type, slot, path);
+                return;
+            case W::LIST:
+                decodeList(v, type.asList(), slot, path);
+                return;
+            case W::ENUM:
+                decodeEnum(v, type.asEnum(), slot, path);
+                return;
+            case W::STRUCT:
+                if (v.kind != Json::Kind::kObject) expected(v, type, path, "an object");
+                decodeStruct(v, slot.structure(), path);
+                return;
+            case W::INTERFACE:
+            case W::ANY_POINTER:
+                fail(path, typeName(type) + " has no JSON form");
+        }
+        fail(path, "unsupported type");
+    }
+
+    [[noreturn]] static void expected(const Json& v, capnp::Type type, const std::string& path,
+                                      const std::string& form = {}) {
+        std::string what = "expected " + typeName(type);
+        if (!form.empty()) what += " (" + form + ")";
+        fail(path, what + ", got " + kindName(v.kind));
+    }
+
+    // The value as the user wrote it, for messages.
+    static std::string display(const Json& v) {
+        if (v.kind == Json::Kind::kString) return "'" + v.text + "'";
+        return v.text;
+    }
+
+    static bool isNumberLexeme(std::string_view s) {
+        std::size_t i = 0;
+        auto digits = [&] {
+            std::size_t n = 0;
+            while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i, ++n;
+            return n;
+        };
+        if (i < s.size() && s[i] == '-') ++i;
+        if (i < s.size() && s[i] == '0')
+            ++i;
+        else if (digits() == 0)
+            return false;
+        if (i < s.size() && s[i] == '.') {
+            ++i;
+            if (digits() == 0) return false;
+        }
+        if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+            ++i;
+            if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+            if (digits() == 0) return false;
+        }
+        return i == s.size();
+    }
+
+    // The numeric text of a number, or of a string holding a number.
+    static std::string_view numericText(const Json& v, capnp::Type type, const std::string& path) {
+        if (v.kind == Json::Kind::kNumber) return v.text;
+        if (v.kind == Json::Kind::kString) {
+            if (!isNumberLexeme(v.text))
+                fail(path, display(v) + " is not a valid " + typeName(type));
+            return v.text;
+        }
+        expected(v, type, path);
+    }
+
+    static Integer integerIn(const Json& v, capnp::Type type, const std::string& path) {
+        const std::string_view text = numericText(v, type, path);
+        auto outOfRange = [&]() -> Integer {
+            fail(path, display(v) + " out of range for " + typeName(type));
+        };
+        Integer out;
+        out.negative = !text.empty() && text[0] == '-';
+        if (text.find_first_of(".eE") == std::string_view::npos) {
+            const char* first = text.data();
+            const char* last = text.data() + text.size();
+            std::from_chars_result r{};
+            if (out.negative) {
+                r = std::from_chars(first, last, out.signedValue);
+                if (out.signedValue == 0) out.negative = false;  // "-0"
+            } else {
+                r = std::from_chars(first, last, out.unsignedValue);
+            }
+            if (r.ec == std::errc::result_out_of_range) return outOfRange();
+            if (r.ec != std::errc() || r.ptr != last)
+                fail(path, display(v) + " is not a valid " + typeName(type));
+            return out;
+        }
+        double d = 0;
+        const auto r = std::from_chars(text.data(), text.data() + text.size(), d);
+        if (r.ec == std::errc::result_out_of_range) {
+            // Overflow is out of range; underflow is a fraction, not an integer.
+            if (text.find("e-") == std::string_view::npos &&
+                text.find("E-") == std::string_view::npos)
+                return outOfRange();
+            fail(path, display(v) + " is not an integer");
+        }
+        if (r.ec != std::errc()) fail(path, display(v) + " is not a valid " + typeName(type));
+        if (d != std::trunc(d)) fail(path, display(v) + " is not an integer");
+        if (d < 0) {
+            if (d < -9223372036854775808.0) return outOfRange();
+            out.signedValue = static_cast<std::int64_t>(d);
+            out.negative = out.signedValue != 0;
+        } else {
+            if (d >= 18446744073709551616.0) return outOfRange();
+            out.negative = false;
+            out.unsignedValue = static_cast<std::uint64_t>(d);
+        }
+        return out;
+    }
+
+    static std::int64_t signedIn(const Json& v, capnp::Type type, const std::string& path,
+                                 std::int64_t min, std::int64_t max) {
+        const Integer n = integerIn(v, type, path);
+        if (n.negative ? n.signedValue < min : n.unsignedValue > static_cast<std::uint64_t>(max))
+            fail(path, display(v) + " out of range for " + typeName(type));
+        return n.negative ? n.signedValue : static_cast<std::int64_t>(n.unsignedValue);
+    }
+
+    static std::uint64_t unsignedIn(const Json& v, capnp::Type type, const std::string& path,
+                                    std::uint64_t max) {
+        const Integer n = integerIn(v, type, path);
+        if (n.negative || n.unsignedValue > max)
+            fail(path, display(v) + " out of range for " + typeName(type));
+        return n.unsignedValue;
+    }
+
+    static double floatIn(const Json& v, capnp::Type type, const std::string& path) {
+        if (v.kind == Json::Kind::kString) {
+            if (v.text == "NaN") return std::numeric_limits<double>::quiet_NaN();
+            if (v.text == "Infinity") return std::numeric_limits<double>::infinity();
+            if (v.text == "-Infinity") return -std::numeric_limits<double>::infinity();
+        }
+        const std::string_view text = numericText(v, type, path);
+        double d = 0;
+        const auto r = std::from_chars(text.data(), text.data() + text.size(), d);
+        if (r.ec == std::errc::result_out_of_range) {
+            const bool tiny = text.find("e-") != std::string_view::npos ||
+                              text.find("E-") != std::string_view::npos ||
+                              text.substr(text[0] == '-' ? 1 : 0, 2) == "0.";
+            if (!tiny) fail(path, display(v) + " out of range for " + typeName(type));
+            return text[0] == '-' ? -0.0 : 0.0;
+        }
+        if (r.ec != std::errc() || r.ptr != text.data() + text.size())
+            fail(path, display(v) + " is not a valid " + typeName(type));
+        return d;
+    }
+
+    void decodeData(const Json& v, capnp::Type type, const Slot& slot, const std::string& path) {
+        if (v.kind == Json::Kind::kString) {
+            auto bytes = base64Decode(v.text);
+            if (!bytes) fail(path, "invalid base64");
+            if (bytes->size() > kMaxListSize) fail(path, "data too long");
+            slot.set(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(bytes->data()),
+                                         bytes->size()));
+            return;
+        }
+        if (v.kind == Json::Kind::kArray) {  // capnp::JsonCodec's default form
+            if (v.items.size() > kMaxListSize) fail(path, "data too long");
+            auto data = slot.init(static_cast<unsigned>(v.items.size())).as<capnp::Data>();
+            for (std::size_t i = 0; i < v.items.size(); ++i) {
+                const auto& item = v.items[i];
+                const std::string itemPath = path + "[" + std::to_string(i) + "]";
+                if (item.kind != Json::Kind::kNumber)
+                    fail(itemPath,
+                         std::string("expected a byte (0..255), got ") + kindName(item.kind));
+                data[i] = static_cast<capnp::byte>(
+                    unsignedIn(item, capnp::Type(W::UINT8), itemPath, UINT8_MAX));
+            }
+            return;
+        }
+        expected(v, type, path, "a base64 string");
+    }
+
+    void decodeList(const Json& v, capnp::ListSchema schema, const Slot& slot,
+                    const std::string& path) {
+        if (v.kind != Json::Kind::kArray) expected(v, schema, path, "an array");
+        if (v.items.size() > kMaxListSize) fail(path, "list too long");
+        const auto elementType = schema.getElementType();
+        if (elementType.which() == W::INTERFACE || elementType.which() == W::ANY_POINTER)
+            fail(path, typeName(schema) + " has no JSON form");
+        auto list = slot.init(static_cast<unsigned>(v.items.size())).as<capnp::DynamicList>();
+        for (std::size_t i = 0; i < v.items.size(); ++i) {
+            const auto& item = v.items[i];
+            if (item.kind == Json::Kind::kNull && elementType.which() != W::VOID)
+                continue;  // the element's default
+            Slot element;
+            element.list = &list;
+            element.index = static_cast<unsigned>(i);
+            decodeValue(item, elementType, element, path + "[" + std::to_string(i) + "]");
+        }
+    }
+
+    void decodeEnum(const Json& v, capnp::EnumSchema schema, const Slot& slot,
+                    const std::string& path) {
+        if (v.kind == Json::Kind::kString) {
+            KJ_IF_MAYBE (e, schema.findEnumerantByName(v.text)) {
+                slot.set(capnp::DynamicEnum(*e));
+                return;
+            }
+            std::string names;
+            for (auto e : schema.getEnumerants()) {
+                if (!names.empty()) names += ", ";
+                names += e.getProto().getName().cStr();
+            }
+            fail(path, "unknown enumerant '" + v.text + "' of " + schemaName(schema) +
+                           " (expected one of: " + names + ")");
+        }
+        if (v.kind == Json::Kind::kNumber) {
+            const auto raw = unsignedIn(v, capnp::Type(W::UINT16), path, UINT16_MAX);
+            slot.set(capnp::DynamicEnum(schema, static_cast<std::uint16_t>(raw)));
+            return;
+        }
+        expected(v, schema, path, "an enumerant name");
+    }
+};
+
+// ---------------------------------------------------------------- capnp -> JSON
+
+class Writer {
+ public:
+    explicit Writer(bool pretty) : pretty_(pretty) {}
+
+    std::string take() { return std::move(out_); }
+
+    void writeStruct(capnp::DynamicStruct::Reader s, const std::string& path) {
+        const auto schema = s.getSchema();
+        std::optional<unsigned> active;
+        KJ_IF_MAYBE (f, s.which()) {
+            active = f->getIndex();
+        }
+        bool any = false;
+        out_ += '{';
+        ++depth_;
+        for (auto field : schema.getFields()) {
+            const auto proto = field.getProto();
+            const bool member =
+                proto.getDiscriminantValue() != capnp::schema::Field::NO_DISCRIMINANT;
+            if (member && active != field.getIndex()) continue;
+            const auto type = field.getType();
+            const bool pointer = !proto.isGroup() && isPointer(type);
+            const std::string name = proto.getName().cStr();
+            const std::string childPath = path.empty() ? name : path + "." + name;
+            if (pointer && !s.has(field)) {
+                if (!member) continue;
+                separator(any);
+                key(name);
+                out_ += "null";
+                continue;
+            }
+            separator(any);
+            key(name);
+            writeValue(s.get(field), type, childPath);
+        }
+        --depth_;
+        if (any) newline();
+        out_ += '}';
+    }
+
+ private:
+    static bool isPointer(capnp::Type type) {
+        switch (type.which()) {
+            case W::TEXT:
+            case W::DATA:
+            case W::LIST:
+            case W::STRUCT:
+            case W::INTERFACE:
+            case W::ANY_POINTER:
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    void newline() {
+        if (!pretty_) return;
+        out_ += '\n';
+        out_.append(static_cast<std::size_t>(depth_) * 2, ' ');
+    }
+
+    void separator(bool& any) {
+        if (any) out_ += ',';
+        any = true;
+        newline();
+    }
+
+    void key(const std::string& name) {
+        writeString(name);
+        out_ += pretty_ ? ": " : ":";
+    }
+
+    template <typename T>
+    void number(T value) {
+        char buf[64];
+        auto r = std::to_chars(buf, buf + sizeof buf, value);
+        out_.append(buf, r.ptr);
+    }
+
+    template <typename T>
+    void floating(T value) {
+        if (std::isnan(value)) {
+            out_ += "\"NaN\"";
+        } else if (std::isinf(value)) {
+            out_ += value > 0 ? "\"Infinity\"" : "\"-Infinity\"";
+        } else {
+            number(value);
+        }
+    }
+
+    void writeValue(const capnp::DynamicValue::Reader& value, capnp::Type type,
+                    const std::string& path) {
+        switch (type.which()) {
+            case W::VOID:
+                out_ += "null";
+                return;
+            case W::BOOL:
+                out_ += value.as<bool>() ? "true" : "false";
+                return;
+            case W::INT8:
+            case W::INT16:
+            case W::INT32:
+                number(value.as<std::int64_t>());
+                return;
+            case W::UINT8:
+            case W::UINT16:
+            case W::UINT32:
+                number(value.as<std::uint64_t>());
+                return;
+            case W::INT64:
+                out_ += '"';
+                number(value.as<std::int64_t>());
+                out_ += '"';
+                return;
+            case W::UINT64:
+                out_ += '"';
+                number(value.as<std::uint64_t>());
+                out_ += '"';
+                return;
+            case W::FLOAT32:
+                floating(value.as<float>());
+                return;
+            case W::FLOAT64:
+                floating(value.as<double>());
+                return;
+            case W::TEXT: {
+                auto text = value.as<capnp::Text>();
+                writeString(std::string_view(text.begin(), text.size()));
+                return;
+            }
+            case W::DATA: {
+                auto data = value.as<capnp::Data>();
+                out_ += '"';
+                out_ += base64Encode(data.begin(), data.size());
+                out_ += '"';
+                return;
+            }
+            case W::LIST: {
+                auto list = value.as<capnp::DynamicList>();
+                const auto elementType = type.asList().getElementType();
+                out_ += '[';
+                ++depth_;
+                bool any = false;
+                for (unsigned i = 0; i < list.size(); ++i) {
+                    separator(any);
+                    writeValue(list[i], elementType, path + "[" + std::to_string(i) + "]");
+                }
+                --depth_;
+                if (any) newline();
+                out_ += ']';
+                return;
+            }
+            case W::ENUM: {
+                auto e = value.as<capnp::DynamicEnum>();
+                KJ_IF_MAYBE (enumerant, e.getEnumerant()) {
+                    writeString(enumerant->getProto().getName().cStr());
+                } else {
+                    number(e.getRaw());
+                }
+                return;
+            }
+            case W::STRUCT:
+                writeStruct(value.as<capnp::DynamicStruct>(), path);
+                return;
+            case W::INTERFACE:
+            case W::ANY_POINTER:
+                throw Error(Code::kUnimplemented,
+                            "field '" + path + "': " + typeName(type) + " has no JSON form");
+        }
+        throw Error(Code::kUnimplemented, "field '" + path + "': unsupported type");
+    }
+
+    void writeString(std::string_view s) {
+        out_ += '"';
+        std::size_t i = 0;
+        while (i < s.size()) {
+            const auto c = static_cast<unsigned char>(s[i]);
+            if (c < 0x80) {
+                switch (c) {
+                    case '"':
+                        out_ += "\\\"";
+                        break;
+                    case '\\':
+                        out_ += "\\\\";
+                        break;
+                    case '\b':
+                        out_ += "\\b";
+                        break;
+                    case '\f':
+                        out_ += "\\f";
+                        break;
+                    case '\n':
+                        out_ += "\\n";
+                        break;
+                    case '\r':
+                        out_ += "\\r";
+                        break;
+                    case '\t':
+                        out_ += "\\t";
+                        break;
+                    default:
+                        if (c < 0x20) {
+                            char buf[8];
+                            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+                            out_ += buf;
+                        } else {
+                            out_ += static_cast<char>(c);
+                        }
+                }
+                ++i;
+                continue;
+            }
+            const std::size_t len = utf8Length(s, i);
+            if (len == 0) {
+                out_ += "\\ufffd";
+                ++i;
+            } else {
+                out_.append(s.substr(i, len));
+                i += len;
+            }
+        }
+        out_ += '"';
+    }
+
+    std::string out_;
+    bool pretty_;
+    int depth_ = 0;
+};
+
+}  // namespace
+
+std::string toJson(const capnp::DynamicStruct::Reader& value, JsonOptions options) {
+    try {
+        Writer writer(options.pretty);
+        writer.writeStruct(value, "");
+        return writer.take();
+    } catch (const kj::Exception& e) {
+        throw Error(Code::kInvalidArgument,
+                    std::string("malformed capnp message: ") + detail::kjMessage(e));
+    }
+}
+
+void fromJson(std::string_view json, capnp::DynamicStruct::Builder out) {
+    const Json root = Parser(json).parseDocument();
+    try {
+        Decoder().decodeStruct(root, out, "");
+    } catch (const kj::Exception& e) {
+        throw Error(Code::kInvalidArgument, std::string("cannot decode JSON into ") +
+                                                schemaName(out.getSchema()) + ": " +
+                                                detail::kjMessage(e));
+    }
+}
+
+}  // namespace micro::codec

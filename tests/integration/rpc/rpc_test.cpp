@@ -1,0 +1,377 @@
+// RPC end to end with real processes: greeter nodes and a test service found
+// through the SQLite registry and called over tcp; load balancing, retries
+// after kill -9, draining on SIGTERM, errors, deadlines, streams.
+#include <doctest/doctest.h>
+#include <micro/client.hpp>
+#include <micro/codec.hpp>
+#include <micro/runtime.hpp>
+#include <signal.h>
+
+#include <atomic>
+#include <map>
+#include <set>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "child_process.hpp"
+#include "greeter.capnp.h"
+#include "process.hpp"
+
+using micro::test::ChildProcess;
+using micro::test::TempDir;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string kBin = MICRO_BIN_DIR;
+
+// A private registry and the tcp transport, in a fresh directory.
+struct Cluster {
+    TempDir dir;
+    std::string manifest;
+    std::vector<std::unique_ptr<ChildProcess>> nodes;
+    std::vector<std::string> nodeIds;
+
+    Cluster() {
+        manifest = dir.write("m.toml", "[registry]\nplugin = \"micro-sqlite.so\"\ndriver = \"local\"\n"
+                                       "path = \"" + dir.path() + "/registry.db\"\npoll_ms = 50\n"
+                                       "[transport]\nplugin = \"micro-tcp.so\"\ndriver = \"tcp\"\n");
+    }
+
+    // Start a node and wait for its "... <node-id> listening on <address>" line.
+    ChildProcess& start(std::vector<std::string> argv) {
+        argv.insert(argv.end(), {"--manifest", manifest});
+        auto log = dir.path() + "/node" + std::to_string(nodes.size()) + ".err";
+        nodes.push_back(std::make_unique<ChildProcess>(argv, log));
+        auto line = nodes.back()->readLine(10s);
+        REQUIRE_MESSAGE(line.has_value(), "node did not start: " << argv[0]);
+        auto words = split(*line);
+        REQUIRE(words.size() >= 4);
+        nodeIds.push_back(words[1]);
+        return *nodes.back();
+    }
+    ChildProcess& greeter(int ttlMs = 10000) {
+        return start({kBin + "/greeter-server", "--ttl-ms", std::to_string(ttlMs)});
+    }
+
+    static std::vector<std::string> split(const std::string& s) {
+        std::vector<std::string> out;
+        std::size_t pos = 0;
+        while (pos < s.size()) {
+            auto next = s.find(' ', pos);
+            if (next == std::string::npos) next = s.size();
+            if (next > pos) out.push_back(s.substr(pos, next - pos));
+            pos = next + 1;
+        }
+        return out;
+    }
+};
+
+std::string helloBody(const std::string& name) {
+    capnp::MallocMessageBuilder m;
+    m.initRoot<greeter::HelloRequest>().setName(name);
+    return micro::codec::encode<greeter::HelloRequest>(micro::codec::ContentType::kCapnp,
+                                                       m.getRoot<greeter::HelloRequest>().asReader());
+}
+
+std::string greetingOf(const micro::Response& r) {
+    capnp::MallocMessageBuilder m;
+    return micro::codec::decode<greeter::HelloResponse>(micro::codec::ContentType::kCapnp, r.body, m)
+        .getGreeting()
+        .cStr();
+}
+
+micro::Code codeOf(const std::function<void()>& f, std::string* message = nullptr) {
+    try {
+        f();
+    } catch (const micro::Error& e) {
+        if (message) *message = e.what();
+        return e.code();
+    }
+    return micro::Code::kOk;
+}
+
+}  // namespace
+
+TEST_CASE("2000 calls spread over three greeter nodes, each getting at least 20%") {
+    Cluster c;
+    for (int i = 0; i < 3; ++i) c.greeter();
+    micro::Runtime rt = micro::Runtime::load(c.manifest);
+    micro::Client client(rt);
+    std::string body = helloBody("spread");
+    std::map<std::string, int> perNode;
+    for (int i = 0; i < 2000; ++i) {
+        micro::Response r = client.call("greeter", "Greeter.Hello", body);
+        CHECK(greetingOf(r) == "Hello spread");
+        ++perNode[std::string(micro::metadataValue(r.metadata, "greeter-node"))];
+    }
+    REQUIRE(perNode.size() == 3);
+    for (const auto& id : c.nodeIds) {
+        INFO("node " << id);
+        CHECK(perNode[id] >= 400);
+    }
+}
+
+TEST_CASE("round-robin visits nodes in turn and hashing keeps one key on one node") {
+    Cluster c;
+    for (int i = 0; i < 3; ++i) c.greeter();
+    micro::Runtime rt = micro::Runtime::load(c.manifest);
+    std::string body = helloBody("rr");
+    {
+        micro::Client client(rt, {.selection = micro::Selection::kRoundRobin});
+        std::map<std::string, int> perNode;
+        for (int i = 0; i < 300; ++i) {
+            auto r = client.call("greeter", "Greeter.Hello", body);
+            ++perNode[std::string(micro::metadataValue(r.metadata, "greeter-node"))];
+        }
+        REQUIRE(perNode.size() == 3);
+        for (auto& [node, n] : perNode) CHECK(n == 100);
+    }
+    {
+        micro::Client client(rt, {.selection = micro::Selection::kHash});
+        std::map<std::string, std::set<std::string>> nodesPerKey;
+        for (int i = 0; i < 120; ++i) {
+            std::string key = "user-" + std::to_string(i % 6);
+            auto r = client.call("greeter", "Greeter.Hello", body, {.key = key});
+            nodesPerKey[key].insert(std::string(micro::metadataValue(r.metadata, "greeter-node")));
+        }
+        for (auto& [key, nodes] : nodesPerKey) {
+            INFO("key " << key);
+            CHECK(nodes.size() == 1);
+        }
+    }
+}
+
+TEST_CASE("kill -9 of a node mid-run fails no call, and its entry expires with its TTL") {
+    Cluster c;
+    for (int i = 0; i < 3; ++i) c.greeter(1000);
+    micro::Runtime rt = micro::Runtime::load(c.manifest);
+    // Live nodes re-register on an interval: after more than a TTL all three
+    // are still there.
+    std::this_thread::sleep_for(1500ms);
+    CHECK(rt.registry().lookup("greeter").size() == 3);
+    micro::Client client(rt);
+    std::string body = helloBody("survivor");
+    std::atomic<int> done{0}, failed{0};
+    std::vector<std::thread> callers;
+    std::mutex errorsMutex;
+    std::vector<std::string> errors;
+    for (int t = 0; t < 4; ++t) {
+        callers.emplace_back([&] {
+            for (int i = 0; i < 500; ++i) {
+                try {
+                    client.call("greeter", "Greeter.Hello", body);
+                } catch (const micro::Error& e) {
+                    ++failed;
+                    std::lock_guard lock(errorsMutex);
+                    errors.push_back(e.describe());
+                }
+                ++done;
+            }
+        });
+    }
+    while (done < 500) std::this_thread::sleep_for(1ms);
+    c.nodes[1]->signal(SIGKILL);
+    auto killedAt = std::chrono::steady_clock::now();
+    for (auto& t : callers) t.join();
+    INFO("first error: " << (errors.empty() ? "" : errors.front()));
+    CHECK(done == 2000);
+    CHECK(failed == 0);
+
+    // The dead node's record goes when its 1 s TTL runs out (plus one sweep).
+    const std::string dead = c.nodeIds[1];
+    bool gone = false;
+    while (!gone && std::chrono::steady_clock::now() - killedAt < 10s) {
+        gone = true;
+        for (const auto& n : rt.registry().lookup("greeter")) gone = gone && n.node != dead;
+        if (!gone) std::this_thread::sleep_for(50ms);
+    }
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - killedAt);
+    CHECK(gone);
+    CHECK(took < 2500ms);  // TTL 1 s + sweep interval, with room for a loaded machine
+}
+
+TEST_CASE("SIGTERM under load: the node deregisters, drains, exits 0, and no call fails") {
+    Cluster c;
+    for (int i = 0; i < 3; ++i) c.greeter();
+    micro::Runtime rt = micro::Runtime::load(c.manifest);
+    micro::Client client(rt);
+    std::string body = helloBody("drain");
+    std::atomic<int> done{0}, failed{0};
+    std::vector<std::thread> callers;
+    std::mutex errorsMutex;
+    std::vector<std::string> errors;
+    for (int t = 0; t < 4; ++t) {
+        callers.emplace_back([&] {
+            for (int i = 0; i < 500; ++i) {
+                try {
+                    client.call("greeter", "Greeter.Hello", body);
+                } catch (const micro::Error& e) {
+                    ++failed;
+                    std::lock_guard lock(errorsMutex);
+                    errors.push_back(e.describe());
+                }
+                ++done;
+            }
+        });
+    }
+    while (done < 400) std::this_thread::sleep_for(1ms);
+    c.nodes[2]->signal(SIGTERM);
+    auto exit = c.nodes[2]->wait(10s);
+    for (auto& t : callers) t.join();
+    INFO("first error: " << (errors.empty() ? "" : errors.front()));
+    CHECK(failed == 0);
+    CHECK(done == 2000);
+    REQUIRE(exit.has_value());
+    CHECK(*exit == 0);
+    for (const auto& n : rt.registry().lookup("greeter")) CHECK(n.node != c.nodeIds[2]);
+}
+
+TEST_CASE("unknown services and endpoints are NOT_FOUND naming them") {
+    Cluster c;
+    c.greeter();
+    micro::Runtime rt = micro::Runtime::load(c.manifest);
+    micro::Client client(rt);
+    std::string message;
+    CHECK(codeOf([&] { client.call("nosuch", "X.Y", ""); }, &message) == micro::Code::kNotFound);
+    CHECK(message.find("'nosuch'") != std::string::npos);
+    CHECK(codeOf([&] { client.call("greeter", "Greeter.Nope", helloBody("x")); }, &message) ==
+          micro::Code::kNotFound);
+    CHECK(message.find("'Greeter.Nope'") != std::string::npos);
+}
+
+TEST_CASE("malformed JSON and wrong field types are INVALID_ARGUMENT naming the field") {
+    Cluster c;
+    c.greeter();
+    micro::Runtime rt = micro::Runtime::load(c.manifest);
+    micro::Client client(rt);
+    micro::CallOptions json{.contentType = micro::kContentJson};
+    std::string message;
+    CHECK(codeOf([&] { client.call("greeter", "Greeter.Hello", "{\"name\": ", json); }, &message) ==
+          micro::Code::kInvalidArgument);
+    CHECK(message.find("JSON") != std::string::npos);
+    CHECK(codeOf([&] { client.call("greeter", "Greeter.Hello", "{\"name\": 42}", json); },
+                 &message) == micro::Code::kInvalidArgument);
+    CHECK(message.find("'name'") != std::string::npos);
+    CHECK(codeOf([&] { client.call("greeter", "Greeter.Hello", "{\"nam\": \"x\"}", json); },
+                 &message) == micro::Code::kInvalidArgument);
+    CHECK(message.find("'nam'") != std::string::npos);
+    // Garbage in the binary encoding too.
+    CHECK(codeOf([&] { client.call("greeter", "Greeter.Hello", "\x01\x02\x03"); }) ==
+          micro::Code::kInvalidArgument);
+    // And the same node still answers properly.
+    auto r = client.call("greeter", "Greeter.Hello", "{\"name\": \"json\"}", json);
+    CHECK(r.body == "{\"greeting\":\"Hello json\"}");
+}
+
+TEST_CASE("a handler that throws is INTERNAL with its message, and the server lives on") {
+    Cluster c;
+    c.start({kBin + "/rpc-test-server"});
+    micro::Runtime rt = micro::Runtime::load(c.manifest);
+    micro::Client client(rt);
+    std::string message;
+    CHECK(codeOf([&] { client.call("rpctest", "Test.Throw", "", {.contentType = micro::kContentRaw}); },
+                 &message) == micro::Code::kInternal);
+    CHECK(message.find("handler failed on purpose") != std::string::npos);
+    auto r = client.call("rpctest", "Test.Echo", "still here", {.contentType = micro::kContentRaw});
+    CHECK(r.body == "still here");
+}
+
+TEST_CASE("server and client middleware see, change and reject calls") {
+    Cluster c;
+    c.start({kBin + "/rpc-test-server"});
+    micro::Runtime rt = micro::Runtime::load(c.manifest);
+    micro::Client client(rt);
+    std::atomic<int> seen{0};
+    client.use([&](micro::ClientCall& call, const micro::ClientHandler& next) {
+        ++seen;
+        if (call.body == "please reject") call.metadata.emplace_back("x-reject", "yes");
+        next(call);
+    });
+    micro::CallOptions raw{.contentType = micro::kContentRaw};
+    auto r = client.call("rpctest", "Test.Echo", "hi", raw);
+    CHECK(r.body == "hi");
+    CHECK(micro::metadataValue(r.metadata, "x-middleware") == "seen Test.Echo");
+    std::string message;
+    CHECK(codeOf([&] { client.call("rpctest", "Test.Echo", "please reject", raw); }, &message) ==
+          micro::Code::kPermissionDenied);
+    CHECK(message == "rejected by middleware");
+    CHECK(seen == 2);
+}
+
+TEST_CASE("the deadline travels to the server and bounds the call") {
+    Cluster c;
+    c.start({kBin + "/rpc-test-server"});
+    micro::Runtime rt = micro::Runtime::load(c.manifest);
+    micro::Client client(rt);
+    auto r = client.call("rpctest", "Test.Deadline", "",
+                         {.contentType = micro::kContentRaw, .timeout = 700ms});
+    int left = std::stoi(r.body);
+    CHECK(left > 0);
+    CHECK(left <= 700);
+    auto start = std::chrono::steady_clock::now();
+    CHECK(codeOf([&] {
+              client.call("rpctest", "Test.Slow", "3000",
+                          {.contentType = micro::kContentRaw, .timeout = 300ms});
+          }) == micro::Code::kDeadlineExceeded);
+    CHECK(std::chrono::steady_clock::now() - start < 2500ms);
+}
+
+TEST_CASE("a bidi stream echoes in order, and a reader that never reads bounds the writer") {
+    Cluster c;
+    c.start({kBin + "/rpc-test-server"});
+    micro::Runtime rt = micro::Runtime::load(c.manifest);
+    micro::Client client(rt);
+    {
+        micro::Stream s = client.stream("rpctest", "Test.StreamEcho",
+                                        {.contentType = micro::kContentRaw, .timeout = 20s});
+        std::vector<std::string> got;
+        std::thread reader([&] {
+            std::string m;
+            while (s.recv(m)) got.push_back(m);
+        });
+        for (int i = 0; i < 1000; ++i) s.send(std::to_string(i));
+        s.closeSend();
+        reader.join();
+        REQUIRE(got.size() == 1000);
+        for (int i = 0; i < 1000; ++i) CHECK(got[i] == std::to_string(i));
+    }
+    {
+        // Nobody reads the echoes: the server's window fills, it stops
+        // reading, ours fills, and send gives up at the deadline instead of
+        // buffering without bound.
+        micro::Stream s = client.stream("rpctest", "Test.StreamEcho",
+                                        {.contentType = micro::kContentRaw, .timeout = 800ms});
+        int sent = 0;
+        auto code = codeOf([&] {
+            for (; sent < 100000; ++sent) s.send("x");
+        });
+        CHECK(code == micro::Code::kDeadlineExceeded);
+        CHECK(sent < 1000);
+    }
+}
+
+TEST_CASE("micro call prints JSON, and an error with its code and exit status 1") {
+    Cluster c;
+    c.greeter();
+    auto ok = micro::test::runProcess(
+        {kBin + "/micro", "call", "greeter", "Greeter.Hello", "{\"name\":\"cli\"}", "--manifest",
+         c.manifest});
+    INFO(ok.err);
+    CHECK(ok.exitCode == 0);
+    CHECK(ok.out == "{\"greeting\":\"Hello cli\"}\n");
+    auto bad = micro::test::runProcess({kBin + "/micro", "call", "greeter", "Greeter.Hello",
+                                        "{\"name\":1}", "--manifest", c.manifest});
+    CHECK(bad.exitCode == 1);
+    CHECK(bad.err.find("INVALID_ARGUMENT") != std::string::npos);
+    CHECK(bad.err.find("'name'") != std::string::npos);
+    auto described = micro::test::runProcess(
+        {kBin + "/micro", "describe", "greeter", "--manifest", c.manifest});
+    CHECK(described.exitCode == 0);
+    CHECK(described.out.find("HelloRequest { name: Text }") != std::string::npos);
+    auto services =
+        micro::test::runProcess({kBin + "/micro", "services", "--manifest", c.manifest});
+    CHECK(services.out == "greeter\n");
+}

@@ -12,5 +12,6 @@ int pluginsCheck(const Options& options);
 int services(const Options& options);
 int describe(const Options& options);
 int call(const Options& options);
+int store(const Options& options);
 
 }  // namespace micro::cli

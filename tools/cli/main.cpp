@@ -23,6 +23,12 @@ Usage:
   micro call --stream SERVICE ENDPOINT ['JSON'...]
                                            stream messages (the arguments, or
                                            stdin lines) and print every reply
+  micro store read KEY [--prefix|--suffix] [--limit N] [--offset M]
+  micro store write KEY VALUE [--ttl MS] [--version V]
+  micro store delete KEY
+  micro store list [--prefix P | --suffix S] [--limit N] [--offset M]
+                                           the store the manifest selects; each
+                                           takes --database D --table T --json
   micro plugins inspect FILE.so [--json]   show a plugin's ABI version and drivers
   micro plugins check                      load every plugin the manifest names,
                                            create each driver, report or fail
@@ -58,6 +64,14 @@ int main(int argc, char** argv) {
             if (verb == "services") return cli::services(options);
             if (verb == "describe") return cli::describe(options);
             return cli::call(options);
+        }
+        if (verb == "store") {
+            cli::Options options = cli::Options::parse(argc, argv, 2, true);
+            if (options.help) {
+                fmt::print("{}", kUsage);
+                return 0;
+            }
+            return cli::store(options);
         }
         if (verb == "plugins") {
             cli::Options options = cli::Options::parse(argc, argv, 3);

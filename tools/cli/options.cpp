@@ -8,12 +8,14 @@
 
 namespace micro::cli {
 
-Options Options::parse(int argc, char** argv, int first) {
+Options Options::parse(int argc, char** argv, int first, bool passThrough) {
     Options o;
     for (int i = first; i < argc; ++i) {
         std::string_view a = argv[i];
         if (a == "--help" || a == "-h") {
             o.help = true;
+        } else if (passThrough && a != "--manifest" && !a.starts_with("--manifest=")) {
+            o.args.emplace_back(a);
         } else if (a == "--json") {
             o.json = true;
         } else if (a == "--stream") {

@@ -20,7 +20,9 @@ struct Options {
 
     /// Parse argv[first..]; throws micro::Error(INVALID_ARGUMENT) naming an
     /// unknown flag or a flag missing its value.
-    static Options parse(int argc, char** argv, int first);
+    /// With `passThrough`, only --manifest and --help are taken; every other
+    /// argument (flags included) is left in `args` for the verb to parse.
+    static Options parse(int argc, char** argv, int first, bool passThrough = false);
 };
 
 }  // namespace micro::cli

@@ -129,8 +129,8 @@ void FileStore::read(const driver::StoreQuery& query, driver::RecordSink& out, d
         StoredRecord record;
         bool found = false;
         if (f != nullptr) {
-            std::lock_guard lock(f->mutex);
-            found = f->file.readExact(table, query.key, record);
+            std::lock_guard lock(f->readMutex);
+            found = f->reader.readExact(table, query.key, record);
         }
         if (!found) {
             done.fail(Code::kNotFound, "no record '" + printable(query.key) + "' in " +
@@ -144,8 +144,8 @@ void FileStore::read(const driver::StoreQuery& query, driver::RecordSink& out, d
     }
     std::vector<StoredRecord> records;
     if (f != nullptr) {
-        std::lock_guard lock(f->mutex);
-        records = f->file.readRange(table, query);
+        std::lock_guard lock(f->readMutex);
+        records = f->reader.readRange(table, query);
     }
     std::vector<micro_kv> scratch;
     for (const auto& r : records) emit(r, query.keysOnly(), out, scratch);
@@ -169,8 +169,8 @@ void FileStore::write(std::string_view database, std::string_view table,
     OpenFile* f = open(database, true);
     StoreFile::WriteResult result;
     {
-        std::lock_guard lock(f->mutex);
-        result = f->file.write(name, records);
+        std::lock_guard lock(f->writeMutex);
+        result = f->writer.write(name, records);
     }
     if (!result.conflict.empty()) {
         done.fail(Code::kAborted, result.conflict + " in " + describe(database, table));
@@ -187,8 +187,8 @@ void FileStore::erase(std::string_view database, std::string_view table, std::st
     OpenFile* f = open(database, false);
     bool erased = false;
     if (f != nullptr) {
-        std::lock_guard lock(f->mutex);
-        erased = f->file.erase(name, key);
+        std::lock_guard lock(f->writeMutex);
+        erased = f->writer.erase(name, key);
     }
     if (!erased) {
         done.fail(Code::kNotFound,
@@ -214,8 +214,8 @@ void FileStore::sweepLoop() {
             std::string failures;
             for (OpenFile* f : files) {
                 try {
-                    std::lock_guard fileLock(f->mutex);
-                    f->file.sweep();
+                    std::lock_guard fileLock(f->writeMutex);
+                    f->writer.sweep();
                 } catch (const std::exception& e) {
                     failures += failures.empty() ? e.what() : std::string("; ") + e.what();
                 }

@@ -23,10 +23,12 @@
 //     sweeper may delete them; reads filter them regardless).
 //   Reading a database or table that was never written reads nothing (an
 //     exact key is NOT_FOUND) and creates no file.
-//   Calls run on the caller's thread: one connection per database file per
-//     instance, guarded by a mutex; each call is one short transaction. The
-//     sinks run with no lock held. SQLITE_BUSY and I/O errors complete with
-//     UNAVAILABLE naming the file.
+//   Calls run on the caller's thread: per database file and instance, one
+//     connection for writes and one for reads, each guarded by a mutex; each
+//     call is one short transaction. Writes may wait up to busy_timeout_ms
+//     for another process; reads never wait for writers. The sinks run with
+//     no lock held. SQLITE_BUSY and I/O errors complete with UNAVAILABLE
+//     naming the file.
 //   Threads: one sweeper per instance, joined by the destructor.
 #pragma once
 
@@ -63,10 +65,16 @@ class FileStore {
                driver::Done& done);
 
  private:
+    /// One database file, with a connection for writes and one for reads,
+    /// so that a write waiting for another process's lock does not hold up
+    /// this instance's reads (WAL readers never wait for a writer).
     struct OpenFile {
-        OpenFile(const std::string& path, std::int64_t busyTimeoutMs) : file(path, busyTimeoutMs) {}
-        std::mutex mutex;  // guards `file` (one SQLite connection)
-        StoreFile file;
+        OpenFile(const std::string& path, std::int64_t busyTimeoutMs)
+            : writer(path, busyTimeoutMs), reader(path, busyTimeoutMs) {}
+        std::mutex writeMutex;  // guards `writer`
+        StoreFile writer;
+        std::mutex readMutex;  // guards `reader`
+        StoreFile reader;
     };
 
     /// The database named `database` (empty: the default), opened on first

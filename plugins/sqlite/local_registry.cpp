@@ -44,7 +44,8 @@ LocalRegistry::LocalRegistry(const driver::Context& ctx)
     } catch (const Error& e) {
         throw Error(e.code(), "registry database '" + path + "': " + e.what());
     }
-    tables_ = std::make_unique<RegistryTables>(path, busyMs);
+    writer_ = std::make_unique<RegistryTables>(path, busyMs);
+    reader_ = std::make_unique<RegistryTables>(path, busyMs);
     ctx.log(MICRO_LOG_DEBUG, "registry database '" + path + "'");
 
     sweeper_ = std::thread([this] { sweepLoop(); });
@@ -86,8 +87,8 @@ void LocalRegistry::registerNode(const micro_registry_node& in) {
                                                 printable(service) + "'");
     }
     {
-        std::lock_guard db(dbMutex_);
-        tables_->registerNode(service, name, abi::view(in.record), in.ttl_ms);
+        std::lock_guard db(writeMutex_);
+        writer_->registerNode(service, name, abi::view(in.record), in.ttl_ms);
     }
     kick();
 }
@@ -95,8 +96,8 @@ void LocalRegistry::registerNode(const micro_registry_node& in) {
 void LocalRegistry::deregisterNode(std::string_view service, std::string_view name) {
     bool found = false;
     {
-        std::lock_guard db(dbMutex_);
-        found = tables_->deregisterNode(service, name);
+        std::lock_guard db(writeMutex_);
+        found = writer_->deregisterNode(service, name);
     }
     kick();
     if (!found) {
@@ -108,8 +109,8 @@ void LocalRegistry::deregisterNode(std::string_view service, std::string_view na
 void LocalRegistry::lookup(std::string_view service, driver::NodeSink& out) {
     std::vector<NodeRow> live;
     {
-        std::lock_guard db(dbMutex_);
-        live = tables_->lookup(service);
+        std::lock_guard db(readMutex_);
+        live = reader_->lookup(service);
     }
     if (live.empty()) {
         throw Error(Code::kNotFound, "no live node of service '" + printable(service) + "'");
@@ -124,8 +125,8 @@ void LocalRegistry::lookup(std::string_view service, driver::NodeSink& out) {
 void LocalRegistry::listServices(driver::StringSink& out) {
     std::vector<std::string> names;
     {
-        std::lock_guard db(dbMutex_);
-        names = tables_->services();
+        std::lock_guard db(readMutex_);
+        names = reader_->services();
     }
     for (const auto& name : names) out.emit(name);
 }
@@ -136,8 +137,8 @@ void* LocalRegistry::watch(std::string_view service, micro_registry_watcher watc
     w->service = service;
     w->watcher = watcher;
     {
-        std::lock_guard db(dbMutex_);
-        w->lastSeen = tables_->lastSeq();
+        std::lock_guard db(readMutex_);
+        w->lastSeen = reader_->lastSeq();
     }
     {
         std::lock_guard lock(mutex_);
@@ -178,10 +179,10 @@ void LocalRegistry::sweepLoop() {
         std::size_t swept = 0;
         std::string failure;
         try {
-            std::lock_guard db(dbMutex_);
-            swept = tables_->sweep();
+            std::lock_guard db(writeMutex_);
+            swept = writer_->sweep();
             if (std::chrono::steady_clock::now() >= nextTrim) {
-                tables_->trimEvents(kEventRetentionMs);
+                writer_->trimEvents(kEventRetentionMs);
                 nextTrim = std::chrono::steady_clock::now() + kTrimEvery;
             }
         } catch (const std::exception& e) {
@@ -216,8 +217,8 @@ void LocalRegistry::watchLoop() {
             std::vector<EventRow> events;
             std::string failure;
             try {
-                std::lock_guard db(dbMutex_);
-                events = tables_->eventsAfter(from, kEventBatch);
+                std::lock_guard db(readMutex_);
+                events = reader_->eventsAfter(from, kEventBatch);
             } catch (const std::exception& e) {
                 failure = e.what();
             }

@@ -19,10 +19,11 @@
 //     register (wall clock); lookup and list_services never return an
 //     expired node; a node registered by a process that died without
 //     deregistering disappears when its TTL runs out.
-//   Calls run on the caller's thread over one connection per instance
-//     (guarded by a mutex); each is one short SQLite transaction, which may
-//     wait up to busy_timeout_ms for another process. SQLITE_BUSY and I/O
-//     errors complete with UNAVAILABLE naming the path.
+//   Calls run on the caller's thread over two connections per instance, one
+//     for writes and one for reads (each guarded by a mutex); each call is
+//     one short SQLite transaction. A write may wait up to busy_timeout_ms
+//     for another process's write lock; reads never wait for writers.
+//     SQLITE_BUSY and I/O errors complete with UNAVAILABLE naming the path.
 //   Threads: two per instance, started in the constructor and joined in the
 //     destructor. The sweeper removes expired nodes every poll_ms (appending
 //     DELETED events; each expiry is reported once however many processes
@@ -89,8 +90,13 @@ class LocalRegistry {
     void kick();
     std::chrono::milliseconds poll_;
 
-    std::mutex dbMutex_;  // guards tables_ (one SQLite connection)
-    std::unique_ptr<RegistryTables> tables_;
+    // Two connections, so that a write waiting for another process's lock
+    // does not hold up lookups and watchers of this instance (WAL readers
+    // never wait for a writer).
+    std::mutex writeMutex_;  // guards writer_
+    std::unique_ptr<RegistryTables> writer_;
+    std::mutex readMutex_;  // guards reader_
+    std::unique_ptr<RegistryTables> reader_;
 
     std::mutex mutex_;                   // guards everything below
     std::condition_variable sweepWake_;  // stop

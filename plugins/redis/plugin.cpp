@@ -1,0 +1,13 @@
+// plugins/redis/plugin.cpp — micro-redis.so: drivers backed by a Redis
+// server, for services that outgrow one host.
+#include <micro/driver/store.hpp>
+
+#include "redis_store.hpp"
+
+using namespace micro::driver;
+using namespace micro::redis;
+
+MICRO_PLUGIN("micro-redis", "0.1.0", "Drivers backed by a Redis server (hiredis)",
+             MICRO_DRIVER(StoreDriver<RedisStore>, "redis", "0.1.0",
+                          "records in Redis: native TTL, indexed prefix/suffix reads, Lua "
+                          "compare-and-set batches, a self-healing connection pool"));

@@ -1,0 +1,116 @@
+// plugins/redis/redis_store.hpp — store driver "redis": records in a Redis
+// server, shared by every process that points at it.
+//
+// Contract
+//   Config (unknown keys are refused, each bad value is INVALID_ARGUMENT
+//   naming its key):
+//     url                 redis://[[user]:password@]host[:port][/db]
+//                         (default redis://127.0.0.1:6379/0; redis_url.hpp)
+//     pool_size           connections and worker threads, 1..256 (default 4)
+//     connect_timeout_ms  bound on one connect, 1..600000 (default 1000)
+//     command_timeout_ms  bound on one command's socket wait, and on a call's
+//                         wait for a free worker or connection, 1..600000
+//                         (default 2000)
+//     database, table     the names used when a call passes an empty one
+//                         (default "micro", "micro")
+//     max_value_bytes     the largest value, key and metadata accepted,
+//                         1..536870912 (default 4194304 = 4 MiB)
+//     create() never touches the network: a service may start before its
+//     Redis. Connections are made on first use.
+//   Layout: key_layout.hpp. Names are 1..128 bytes of anything (checked
+//     before anything is sent); keys are 1..max_value_bytes bytes of
+//     anything. Oversized values, keys and metadata are refused with
+//     INVALID_ARGUMENT before a byte is sent.
+//   Semantics (as the memory store, proven by the conformance suite):
+//     versions come from one counter per table, grow on every write and are
+//     never reused; a write batch is one Lua script: every compare-and-set
+//     is checked first (a key repeated in the batch against its earlier
+//     entry), then every record is written, or nothing is and the call
+//     completes with ABORTED naming the key; erase is atomic (record and
+//     index entries together).
+//   Expiry: native (PEXPIREAT at the record's expiry), judged by the Redis
+//     server's clock. Index entries of expired records are skipped by
+//     reads and removed lazily: by the range read that meets them, and by
+//     writes to the table (up to 16 per write, from the expiry index).
+//   Reads: an exact key is one HMGET. Prefix and suffix reads walk the
+//     table's index in pages of up to 256 members (ZRANGEBYLEX, a prefix as
+//     a lexicographic range, a suffix filtered server-side); never KEYS or a
+//     keyspace SCAN. Offset and limit count live records in ascending key
+//     order. Each page is atomic; a read spanning pages is not a snapshot.
+//   Threads: every method is thread-safe and [non-blocking]: it validates
+//     and copies its input on the caller's thread, then a worker thread
+//     (worker_pool.hpp) does the round trips, calls the sink and completes.
+//     No lock is held and no connection is borrowed while a sink or
+//     completion runs, so they may call back into the store (a nested call
+//     from a worker runs inline). A call that waited longer than
+//     command_timeout_ms for a worker fails with UNAVAILABLE.
+//   Failures: connection_pool.hpp and connection.hpp. While the server is
+//     down every call fails with UNAVAILABLE "redis HOST:PORT: ..." within
+//     about connect_timeout_ms + command_timeout_ms, and the pool reconnects
+//     by itself once it is back. A write that fails with UNAVAILABLE after
+//     its command was sent may or may not have been applied (the message
+//     says so); a compare-and-set retry then tells which.
+#pragma once
+
+#include <micro/driver/store.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "connection_pool.hpp"
+#include "key_layout.hpp"
+#include "worker_pool.hpp"
+
+namespace micro::redis {
+
+class RedisStore {
+ public:
+    explicit RedisStore(const driver::Context& ctx);
+    RedisStore(const RedisStore&) = delete;
+    RedisStore& operator=(const RedisStore&) = delete;
+
+    void read(const driver::StoreQuery& query, driver::RecordSink& out, driver::Done& done);
+    void write(std::string_view database, std::string_view table,
+               const driver::RecordBatch& records, driver::Done& done);
+    void erase(std::string_view database, std::string_view table, std::string_view key,
+               driver::Done& done);
+
+ private:
+    /// An owned copy of a query, for the worker.
+    struct Query {
+        std::string database;  // resolved
+        std::string table;     // resolved
+        std::string key;
+        std::uint32_t flags = 0;
+        std::uint64_t limit = 0;
+        std::uint64_t offset = 0;
+    };
+
+    /// `name`, or the default when empty; INVALID_ARGUMENT when too long.
+    std::string resolve(std::string_view name, const std::string& fallback,
+                        std::string_view what) const;
+    /// Queue `body(done)` on a worker; exceptions complete `done`.
+    template <typename Body>
+    void submit(driver::Done& done, Body body);
+
+    void readExact(const Query& query, driver::RecordSink out, driver::Done& done);
+    void readRange(const Query& query, driver::RecordSink out, driver::Done& done);
+
+    /// The config, checked (see the contract).
+    struct Settings {
+        ConnectOptions connect;
+        std::size_t poolSize = 4;
+        std::string defaultDatabase;
+        std::string defaultTable;
+        std::uint64_t maxValueBytes = 4u << 20;
+    };
+    static Settings parse(const driver::Config& config);
+
+    const Settings settings_;
+    ConnectionPool pool_;
+    WorkerPool workers_;  // last: joined before the pool closes
+};
+
+}  // namespace micro::redis

@@ -7,7 +7,7 @@ packages=(
   cmake g++ clang ninja-build pkg-config git
   libboost-dev capnproto libcapnp-dev libfmt-dev libtomlplusplus-dev libssl-dev
   libhiredis-dev libpqxx-dev libsqlite3-dev doctest-dev libbenchmark-dev
-  redis-server redis-tools curl
+  redis-server redis-tools postgresql curl
 )
 
 sudo=""

@@ -1,0 +1,125 @@
+// plugins/postgres/connection_pool.hpp — a bounded pool of libpqxx
+// connections to one server, connected lazily and replaced when they break.
+//
+// Contract
+//   Size: at most `size` connections exist at once (idle + borrowed). None
+//     is opened before the first borrow, so a store can be created while
+//     the server is down.
+//   borrow(): an idle connection, else a new one (when fewer than `size`
+//     exist), else waits up to `waitTimeout` for one to come back
+//     (DEADLINE_EXCEEDED after that). Connecting runs outside the pool's
+//     lock and is bounded by the conninfo's connect_timeout. A failed
+//     connect throws UNAVAILABLE "postgres host:port: cannot connect: ..."
+//     (UNAUTHENTICATED for a rejected password); for `retryAfterFailure`
+//     after it, further connects fail at once with the same error instead of
+//     each waiting out a connect timeout.
+//   Each new connection runs `SET statement_timeout = <ms>` and
+//     `SET client_min_messages = warning`, and forwards any server notice to
+//     `notice` (the plugin never writes to stderr).
+//   Lease: the borrowed connection, returned to the pool when the lease is
+//     destroyed. discard() destroys it instead (it broke) and also closes
+//     every idle connection, which most likely broke with it (a server
+//     restart breaks them all); the next borrow connects afresh.
+//   Session: one connection and the names of the statements prepared on it
+//     (prepare() defines a statement once per connection; libpqxx registers
+//     it with the server on first use). A session is used by one thread at
+//     a time: the lease is exclusive.
+//   Threads: borrow() and lease destruction are thread-safe. The pool must
+//     outlive its leases.
+#pragma once
+
+#include <pqxx/pqxx>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace micro::postgres {
+
+class Session {
+ public:
+    Session(const std::string& conninfo, std::int64_t statementTimeoutMs,
+            std::function<void(std::string_view)> notice);
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    pqxx::connection& connection() noexcept { return *connection_; }
+
+    /// Define statement `name` on this connection unless it already is;
+    /// `sql` is called only when it is not.
+    template <typename MakeSql>
+    void prepare(const std::string& name, MakeSql&& sql) {
+        if (prepared_.count(name) != 0) return;
+        connection_->prepare(name, sql());
+        prepared_.insert(name);
+    }
+
+ private:
+    class NoticeForwarder;
+    std::unique_ptr<pqxx::connection> connection_;
+    std::unique_ptr<NoticeForwarder> notices_;  // destroyed before connection_
+    std::set<std::string> prepared_;
+};
+
+class ConnectionPool {
+ public:
+    struct Options {
+        std::string conninfo;
+        std::string label;  ///< "host:port", for messages
+        std::size_t size = 4;
+        std::int64_t statementTimeoutMs = 5000;
+        std::chrono::milliseconds waitTimeout{10000};
+        std::chrono::milliseconds retryAfterFailure{250};
+        std::function<void(std::string_view)> notice;
+    };
+
+    class Lease {
+     public:
+        Lease(ConnectionPool& pool, std::unique_ptr<Session> session) noexcept
+            : pool_(&pool), session_(std::move(session)) {}
+        Lease(Lease&& other) noexcept = default;
+        Lease& operator=(Lease&&) = delete;
+        Lease(const Lease&) = delete;
+        ~Lease();
+
+        Session& session() noexcept { return *session_; }
+        /// The connection broke: destroy it (and the idle ones) on release.
+        void discard() noexcept { broken_ = true; }
+
+     private:
+        ConnectionPool* pool_;
+        std::unique_ptr<Session> session_;
+        bool broken_ = false;
+    };
+
+    explicit ConnectionPool(Options options);
+    ~ConnectionPool();
+    ConnectionPool(const ConnectionPool&) = delete;
+    ConnectionPool& operator=(const ConnectionPool&) = delete;
+
+    Lease borrow();
+    const std::string& label() const noexcept { return options_.label; }
+
+ private:
+    void giveBack(std::unique_ptr<Session> session, bool broken) noexcept;
+
+    const Options options_;
+    std::mutex mutex_;
+    std::condition_variable returned_;
+    std::vector<std::unique_ptr<Session>> idle_;        // guarded by mutex_
+    std::size_t open_ = 0;                              // idle + borrowed; guarded by mutex_
+    std::chrono::steady_clock::time_point failedAt_{};  // last failed connect
+    std::string failure_;                               // its message ("" = none)
+    std::int32_t failureCode_ = 0;
+};
+
+}  // namespace micro::postgres

@@ -1,0 +1,655 @@
+#include "postgres_store.hpp"
+
+#include <micro/abi_view.hpp>
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <new>
+#include <random>
+
+#include "common.hpp"
+#include "conninfo.hpp"
+#include "errors.hpp"
+#include "metadata_codec.hpp"
+#include "names.hpp"
+#include "sql.hpp"
+
+namespace micro::postgres {
+namespace {
+
+constexpr int kConflictRetries = 5;
+constexpr std::int64_t kMaxValueLimit = 256LL * 1024 * 1024;
+
+std::int64_t intKey(const driver::Config& config, std::string_view key, std::int64_t fallback,
+                    std::int64_t min, std::int64_t max) {
+    const std::int64_t v = config.getInt(key, fallback);
+    if (v < min || v > max) {
+        throw Error(Code::kInvalidArgument, "key '" + std::string(key) + "': " + std::to_string(v) +
+                                                " is out of range " + std::to_string(min) + ".." +
+                                                std::to_string(max));
+    }
+    return v;
+}
+
+pqxx::binarystring bytes(std::string_view s) { return pqxx::binarystring(s.data(), s.size()); }
+
+std::string bytesOf(const pqxx::field& field) {
+    if (field.is_null()) return {};
+    const pqxx::binarystring b(field);
+    return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+}
+
+std::int64_t clampToInt64(std::uint64_t v) {
+    constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+    return static_cast<std::int64_t>(v > kMax ? kMax : v);
+}
+
+bool liveAt(std::int64_t expiryUnixMs, std::int64_t nowMs) {
+    return expiryUnixMs == 0 || expiryUnixMs > nowMs;
+}
+
+/// The smallest byte string greater than every string starting with
+/// `prefix`, or "" when there is none (the prefix is all 0xff bytes).
+std::string successor(std::string prefix) {
+    while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) {
+        prefix.pop_back();
+    }
+    if (!prefix.empty()) prefix.back() = static_cast<char>(prefix.back() + 1);
+    return prefix;
+}
+
+std::string versionText(std::uint64_t v) {
+    if (v == MICRO_VERSION_ABSENT) return "absent";
+    return std::to_string(v);
+}
+
+}  // namespace
+
+PostgresStore::PostgresStore(const driver::Context& ctx)
+    : host_(ctx.host), instanceName_(ctx.instanceName) {
+    const driver::Config& config = ctx.config;
+    config.allowOnly({"url", "pool_size", "connect_timeout_ms", "statement_timeout_ms", "database",
+                      "table", "sweep_ms", "max_value_bytes"});
+    const std::string url =
+        config.getString("url", "postgresql://postgres@127.0.0.1:5432/postgres");
+    const std::int64_t poolSize = intKey(config, "pool_size", 4, 1, 64);
+    const std::int64_t connectTimeoutMs = intKey(config, "connect_timeout_ms", 2000, 1, 600000);
+    statementTimeoutMs_ = intKey(config, "statement_timeout_ms", 5000, 0, 3600000);
+    sweepInterval_ = std::chrono::milliseconds(intKey(config, "sweep_ms", 30000, 1, 86400000));
+    maxValueBytes_ = intKey(config, "max_value_bytes", 4 * 1024 * 1024, 1, kMaxValueLimit);
+    defaultDatabase_ = config.getString("database", "micro");
+    defaultTable_ = config.getString("table", "micro");
+    checkName("database", defaultDatabase_);
+    checkName("table", defaultTable_);
+
+    const ConnectionTarget target = parseUrl(url, connectTimeoutMs);
+    label_ = "postgres " + target.label + ": ";
+
+    ConnectionPool::Options options;
+    options.conninfo = target.conninfo;
+    options.label = target.label;
+    options.size = static_cast<std::size_t>(poolSize);
+    options.statementTimeoutMs = statementTimeoutMs_;
+    // Workers never outnumber connections, so only the sweeper or a nested
+    // call ever waits for one; the bound covers a connect and a statement.
+    options.waitTimeout = std::chrono::milliseconds(
+        connectTimeoutMs + (statementTimeoutMs_ == 0 ? 30000 : statementTimeoutMs_) + 1000);
+    options.notice = [this](std::string_view message) {
+        log(MICRO_LOG_INFO, label_ + std::string(message));
+    };
+    pool_ = std::make_unique<ConnectionPool>(std::move(options));
+    workers_ = std::make_unique<WorkerPool>(static_cast<std::size_t>(poolSize));
+    sweeper_ = std::thread([this] { sweepLoop(); });
+}
+
+PostgresStore::~PostgresStore() {
+    closing_ = true;
+    {
+        std::lock_guard lock(sweepMutex_);
+        sweepStop_ = true;
+    }
+    sweepWake_.notify_all();
+    if (sweeper_.joinable()) sweeper_.join();
+    workers_.reset();  // queued calls complete with CANCELLED (runJob)
+    pool_.reset();
+}
+
+void PostgresStore::log(std::int32_t level, std::string_view message) const noexcept {
+    if (host_ != nullptr && host_->log != nullptr) {
+        host_->log(host_, level, abi::str(instanceName_), abi::str(message));
+    }
+}
+
+std::string PostgresStore::effectiveDatabase(std::string_view database) const {
+    return database.empty() ? defaultDatabase_ : std::string(database);
+}
+
+std::string PostgresStore::effectiveTable(std::string_view table) const {
+    return table.empty() ? defaultTable_ : std::string(table);
+}
+
+// --- dispatch and retries -------------------------------------------------
+
+template <typename Job>
+void PostgresStore::runJob(driver::Done& done, Job& job) noexcept {
+    if (closing_) {
+        done.fail(Code::kCancelled, label_ + "the store is shutting down");
+        return;
+    }
+    try {
+        job(done);
+    } catch (const Error& e) {
+        done.fail(e.code(), e.what());
+    } catch (const std::bad_alloc&) {
+        done.fail(Code::kResourceExhausted, "out of memory");
+    } catch (const std::exception& e) {
+        done.fail(Code::kInternal, label_ + e.what());
+    } catch (...) {
+        done.fail(Code::kInternal, label_ + "unknown exception");
+    }
+}
+
+template <typename Job>
+void PostgresStore::dispatch(driver::Done& done, Job job) {
+    if (WorkerPool::onWorkerThread()) {
+        runJob(done, job);
+        return;
+    }
+    workers_->submit([this, d = driver::Done(std::move(done)), job = std::move(job)]() mutable {
+        runJob(d, job);
+    });
+}
+
+template <typename Body>
+std::invoke_result_t<Body&, Session&> PostgresStore::withSession(Body&& body) {
+    int lost = 0;
+    int conflicts = 0;
+    for (;;) {
+        if (conflicts > 0) {
+            // Back off a little, with jitter, before retrying a conflict.
+            thread_local std::minstd_rand random(std::random_device{}());
+            const int ceiling = 2 << std::min(conflicts, 6);
+            std::this_thread::sleep_for(
+                std::chrono::milliseconds(1 + static_cast<int>(random() % ceiling)));
+        }
+        ConnectionPool::Lease lease = pool_->borrow();
+        try {
+            return body(lease.session());
+        } catch (const pqxx::in_doubt_error& e) {
+            lease.discard();
+            throw Error(Code::kUnavailable,
+                        label_ + "connection lost during COMMIT: the change may or may not " +
+                            "have been applied (" + firstLine(e.what()) + ")");
+        } catch (const pqxx::broken_connection& e) {
+            lease.discard();
+            if (++lost <= 1) continue;
+            throw Error(Code::kUnavailable, label_ + firstLine(e.what()));
+        } catch (const pqxx::statement_completion_unknown& e) {
+            lease.discard();
+            throw Error(Code::kUnavailable,
+                        label_ + "statement outcome unknown: " + firstLine(e.what()));
+        } catch (const pqxx::transaction_rollback& e) {
+            // Serialisation failure (40001) or deadlock (40P01).
+            if (++conflicts <= kConflictRetries) continue;
+            throw Error(Code::kAborted, label_ + "transaction conflict, retried " +
+                                            std::to_string(kConflictRetries) +
+                                            " times: " + firstLine(e.what()));
+        } catch (const pqxx::sql_error& e) {
+            const std::string& state = e.sqlstate();
+            if (sessionLost(state) || !lease.session().connection().is_open()) {
+                lease.discard();
+                if (++lost <= 1) continue;
+                throw Error(Code::kUnavailable, label_ + firstLine(e.what()));
+            }
+            if (state == "40001" || state == "40P01") {
+                if (++conflicts <= kConflictRetries) continue;
+            }
+            throw translateSqlError(pool_->label(), state, e.what(), statementTimeoutMs_);
+        } catch (const pqxx::failure& e) {
+            if (!lease.session().connection().is_open()) {
+                lease.discard();
+                if (++lost <= 1) continue;
+                throw Error(Code::kUnavailable, label_ + firstLine(e.what()));
+            }
+            throw Error(Code::kInternal, label_ + firstLine(e.what()));
+        }
+    }
+}
+
+// --- tables -----------------------------------------------------------------
+
+PostgresStore::Table& PostgresStore::table(std::string_view database, std::string_view name,
+                                           Session& session) {
+    const std::string key = std::string(database) + "/" + std::string(name);
+    {
+        std::shared_lock lock(tablesMutex_);
+        auto it = tables_.find(key);
+        if (it != tables_.end()) return *it->second;
+    }
+    auto t = std::make_unique<Table>();
+    t->database = database;
+    t->name = name;
+    // Names were validated ([A-Za-z0-9_]); quoting is the second guard.
+    t->quotedSchema = session.connection().quote_name(schemaOf(database));
+    t->qualified = t->quotedSchema + "." + session.connection().quote_name(t->name);
+    std::unique_lock lock(tablesMutex_);
+    auto it = tables_.find(key);
+    if (it != tables_.end()) return *it->second;
+    t->statementPrefix = "t" + std::to_string(nextTableId_++) + "_";
+    return *tables_.emplace(key, std::move(t)).first->second;
+}
+
+void PostgresStore::ensureCreated(Session& session, Table& t) {
+    if (t.created.load(std::memory_order_acquire)) return;
+    for (int attempt = 1;; ++attempt) {
+        try {
+            pqxx::nontransaction tx(session.connection());
+            if (!catalogReady_.load(std::memory_order_acquire)) {
+                tx.exec0(sql::createCatalogSchema());
+                tx.exec0(sql::createCatalogTable());
+            }
+            tx.exec0(sql::createSchema(t.quotedSchema));
+            tx.exec0(sql::createTable(t.qualified));
+            tx.exec_params0(sql::registerTable(), t.database, t.name);
+            catalogReady_.store(true, std::memory_order_release);
+            t.created.store(true, std::memory_order_release);
+            return;
+        } catch (const pqxx::sql_error& e) {
+            // Two sessions running CREATE ... IF NOT EXISTS at once may both
+            // decide to create; PostgreSQL then fails one on its catalog's
+            // unique indexes (23505) or as a duplicate (42710 type, 42P06
+            // schema, 42P07 table). The next attempt finds the object there.
+            const std::string& state = e.sqlstate();
+            const bool raced =
+                state == "23505" || state == "42710" || state == "42P06" || state == "42P07";
+            if (!raced || attempt >= 5) throw;
+        }
+    }
+}
+
+// --- read -------------------------------------------------------------------
+
+void PostgresStore::read(const driver::StoreQuery& query, driver::RecordSink& out,
+                         driver::Done& done) {
+    Query q;
+    q.database = effectiveDatabase(query.database);
+    q.table = effectiveTable(query.table);
+    checkName("database", q.database);
+    checkName("table", q.table);
+    if (query.exact() && query.key.empty()) throw Error(Code::kInvalidArgument, "empty key");
+    if (query.key.size() > kMaxKeyBytes) {
+        throw Error(Code::kInvalidArgument, "key of " + std::to_string(query.key.size()) +
+                                                " bytes exceeds the " +
+                                                std::to_string(kMaxKeyBytes) + "-byte key limit");
+    }
+    q.key = query.key;
+    q.flags = query.flags;
+    q.limit = query.limit;
+    q.offset = query.offset;
+    // The caller keeps the sink's context alive until the completion runs.
+    dispatch(done, [this, q = std::move(q), sink = out](driver::Done& d) mutable {
+        readNow(q, sink, d);
+    });
+}
+
+std::vector<PostgresStore::Row> PostgresStore::fetch(Session& session, Table& t, const Query& q) {
+    const bool exact = (q.flags & (MICRO_STORE_PREFIX | MICRO_STORE_SUFFIX)) == 0;
+    const bool keysOnly = (q.flags & MICRO_STORE_KEYS_ONLY) != 0;
+    const std::int64_t now = unixNowMs();
+    pqxx::result result;
+    try {
+        pqxx::nontransaction tx(session.connection());
+        if (exact) {
+            const std::string name = t.statementPrefix + (keysOnly ? "rk" : "rv");
+            session.prepare(name, [&] { return sql::readExact(t.qualified, keysOnly); });
+            result = tx.exec_prepared(name, bytes(q.key), now);
+        } else {
+            sql::RangeShape shape;
+            std::vector<pqxx::binarystring> bounds;
+            std::string upper;
+            if ((q.flags & MICRO_STORE_PREFIX) != 0 && !q.key.empty()) {
+                shape.lower = true;
+                bounds.push_back(bytes(q.key));
+                upper = successor(q.key);
+                if (!upper.empty()) {
+                    shape.upper = true;
+                    bounds.push_back(bytes(upper));
+                }
+            }
+            if ((q.flags & MICRO_STORE_SUFFIX) != 0 && !q.key.empty()) {
+                shape.suffix = true;
+                bounds.push_back(bytes(q.key));
+            }
+            shape.keysOnly = keysOnly;
+            const std::string name = t.statementPrefix + "g" + std::to_string(shape.id());
+            session.prepare(name, [&] { return sql::readRange(t.qualified, shape); });
+            const std::int64_t limit =
+                q.limit == 0 ? std::numeric_limits<std::int64_t>::max() : clampToInt64(q.limit);
+            result = tx.exec_prepared(name, now, limit, clampToInt64(q.offset),
+                                      pqxx::prepare::make_dynamic_params(bounds));
+        }
+    } catch (const pqxx::sql_error& e) {
+        if (undefinedTable(e.sqlstate())) return {};  // never written: nothing to read
+        throw;
+    }
+    std::vector<Row> rows;
+    rows.reserve(result.size());
+    for (const auto& r : result) {
+        Row row;
+        row.key = bytesOf(r[0]);
+        if (keysOnly) {
+            row.expiryUnixMs = r[1].as<std::int64_t>();
+            row.version = static_cast<std::uint64_t>(r[2].as<std::int64_t>());
+        } else {
+            row.value = bytesOf(r[1]);
+            row.metadata = decodeMetadata(bytesOf(r[2]));
+            row.expiryUnixMs = r[3].as<std::int64_t>();
+            row.version = static_cast<std::uint64_t>(r[4].as<std::int64_t>());
+        }
+        rows.push_back(std::move(row));
+    }
+    return rows;
+}
+
+void PostgresStore::readNow(const Query& q, driver::RecordSink& out, driver::Done& done) {
+    std::vector<Row> rows = withSession(
+        [&](Session& session) { return fetch(session, table(q.database, q.table, session), q); });
+    // The connection is back in the pool: the sink may call into the store.
+    const bool exact = (q.flags & (MICRO_STORE_PREFIX | MICRO_STORE_SUFFIX)) == 0;
+    if (exact) {
+        if (rows.empty()) {
+            done.fail(Code::kNotFound,
+                      "no record '" + printable(q.key) + "' in " + q.database + "/" + q.table);
+            return;
+        }
+        if (q.offset != 0) rows.clear();  // an exact read has one record, at offset 0
+    }
+    std::vector<micro_kv> metadata;
+    for (const Row& row : rows) {
+        metadata.clear();
+        for (const auto& [k, v] : row.metadata) metadata.push_back({abi::str(k), abi::str(v)});
+        out.emit(row.key, row.value, metadata, row.expiryUnixMs, row.version);
+    }
+    done.ok();
+}
+
+// --- write ------------------------------------------------------------------
+
+void PostgresStore::write(std::string_view database, std::string_view table,
+                          const driver::RecordBatch& records, driver::Done& done) {
+    std::string db = effectiveDatabase(database);
+    std::string tbl = effectiveTable(table);
+    checkName("database", db);
+    checkName("table", tbl);
+    if (records.empty()) {
+        done.ok(0);
+        return;
+    }
+    // Check every record before copying any: a 100 MiB value is refused
+    // without being copied or sent.
+    const auto where = [&](std::size_t i, std::string_view key) {
+        std::string w = "key '" + printable(key) + "'";
+        if (records.size() > 1) w = "record " + std::to_string(i) + " of the batch (" + w + ")";
+        return w;
+    };
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        const micro_record& r = records[i];
+        const std::string_view key = abi::view(r.key);
+        if (key.empty()) {
+            throw Error(Code::kInvalidArgument,
+                        records.size() > 1
+                            ? "record " + std::to_string(i) + " of the batch has an empty key"
+                            : std::string("empty key"));
+        }
+        if (key.size() > kMaxKeyBytes) {
+            throw Error(Code::kInvalidArgument,
+                        where(i, key.substr(0, 32)) + ": key of " + std::to_string(key.size()) +
+                            " bytes exceeds the " + std::to_string(kMaxKeyBytes) +
+                            "-byte key limit");
+        }
+        if (r.value.size > static_cast<std::uint64_t>(maxValueBytes_)) {
+            throw Error(Code::kInvalidArgument, where(i, key) + ": value of " +
+                                                    std::to_string(r.value.size) +
+                                                    " bytes exceeds max_value_bytes (" +
+                                                    std::to_string(maxValueBytes_) + ")");
+        }
+        std::uint64_t metadataBytes = 0;
+        for (const micro_kv& kv : abi::view(r.metadata, r.metadata_count)) {
+            metadataBytes += 8 + kv.key.size + kv.value.size;
+        }
+        if (metadataBytes > static_cast<std::uint64_t>(maxValueBytes_)) {
+            throw Error(Code::kInvalidArgument, where(i, key) + ": metadata of " +
+                                                    std::to_string(metadataBytes) +
+                                                    " bytes exceeds max_value_bytes (" +
+                                                    std::to_string(maxValueBytes_) + ")");
+        }
+    }
+    std::vector<PendingRecord> pending;
+    pending.reserve(records.size());
+    for (const micro_record& r : records) {
+        PendingRecord p;
+        p.key = abi::view(r.key);
+        p.value = abi::view(r.value);
+        p.metadata = encodeMetadata(abi::view(r.metadata, r.metadata_count));
+        p.expiryUnixMs = r.expiry_unix_ms;
+        p.expectedVersion = r.version;
+        pending.push_back(std::move(p));
+    }
+    dispatch(done, [this, db = std::move(db), tbl = std::move(tbl), pending = std::move(pending)](
+                       driver::Done& d) { writeNow(db, tbl, pending, d); });
+}
+
+void PostgresStore::writeNow(const std::string& database, const std::string& tableName,
+                             const std::vector<PendingRecord>& records, driver::Done& done) {
+    WriteOutcome outcome;
+    for (int attempt = 0;; ++attempt) {
+        try {
+            outcome = withSession([&](Session& session) {
+                Table& t = table(database, tableName, session);
+                ensureCreated(session, t);
+                return writeBatch(session, t, records);
+            });
+            break;
+        } catch (const TableMissing&) {
+            if (attempt >= 1) {
+                throw Error(Code::kUnavailable, label_ + "table " + database + "/" + tableName +
+                                                    " disappeared while writing to it");
+            }
+        }
+    }
+    if (!outcome.conflict.empty()) {
+        done.fail(Code::kAborted, outcome.conflict);
+    } else {
+        done.ok(outcome.lastVersion);
+    }
+}
+
+PostgresStore::WriteOutcome PostgresStore::writeBatch(Session& session, Table& t,
+                                                      const std::vector<PendingRecord>& records) {
+    const std::int64_t now = unixNowMs();
+    const std::string versionOf = t.statementPrefix + "ver";
+    const std::string upsert = t.statementPrefix + "put";
+    session.prepare("micro_alloc", [] { return sql::allocateVersions(); });
+    session.prepare(versionOf, [&] { return sql::liveVersion(t.qualified); });
+    session.prepare(upsert, [&] { return sql::upsert(t.qualified); });
+    try {
+        pqxx::work tx(session.connection());
+        // The catalog row is the table's write lock: from here on no other
+        // change to this table commits until this transaction ends, and
+        // each statement below sees every change committed before.
+        const pqxx::result allocated = tx.exec_prepared("micro_alloc", t.database, t.name,
+                                                        static_cast<std::int64_t>(records.size()));
+        if (allocated.empty()) throw TableMissing{};
+        const auto last = allocated[0][0].as<std::int64_t>();
+        const std::int64_t first = last - static_cast<std::int64_t>(records.size()) + 1;
+
+        // Versions this batch gives its keys, so a key repeated in the batch
+        // is checked against its earlier entry, not the stored record.
+        std::map<std::string_view, std::uint64_t> given;
+        for (std::size_t i = 0; i < records.size(); ++i) {
+            const PendingRecord& r = records[i];
+            if (r.expectedVersion != MICRO_VERSION_ANY) {
+                std::uint64_t current = 0;
+                if (auto g = given.find(r.key); g != given.end()) {
+                    current = g->second;
+                } else {
+                    const pqxx::result v = tx.exec_prepared(versionOf, bytes(r.key), now);
+                    if (!v.empty())
+                        current = static_cast<std::uint64_t>(v[0][0].as<std::int64_t>());
+                }
+                const bool ok = r.expectedVersion == MICRO_VERSION_ABSENT
+                                    ? current == 0
+                                    : current == r.expectedVersion;
+                if (!ok) {
+                    tx.abort();
+                    return {0,
+                            "version conflict on key '" + printable(r.key) + "' in " + t.database +
+                                "/" + t.name + ": expected " + versionText(r.expectedVersion) +
+                                ", found " +
+                                (current == 0 ? std::string("absent") : std::to_string(current))};
+                }
+            }
+            given[r.key] = static_cast<std::uint64_t>(first + static_cast<std::int64_t>(i));
+        }
+        for (std::size_t i = 0; i < records.size(); ++i) {
+            const PendingRecord& r = records[i];
+            tx.exec_prepared(upsert, bytes(r.key), bytes(r.value), bytes(r.metadata),
+                             r.expiryUnixMs, first + static_cast<std::int64_t>(i));
+        }
+        tx.commit();
+        return {static_cast<std::uint64_t>(last), ""};
+    } catch (const TableMissing&) {
+        t.created = false;
+        catalogReady_ = false;
+        throw;
+    } catch (const pqxx::sql_error& e) {
+        if (!undefinedTable(e.sqlstate())) throw;
+        t.created = false;
+        catalogReady_ = false;
+        throw TableMissing{};
+    }
+}
+
+// --- erase ------------------------------------------------------------------
+
+void PostgresStore::erase(std::string_view database, std::string_view table, std::string_view key,
+                          driver::Done& done) {
+    std::string db = effectiveDatabase(database);
+    std::string tbl = effectiveTable(table);
+    checkName("database", db);
+    checkName("table", tbl);
+    if (key.empty()) throw Error(Code::kInvalidArgument, "empty key");
+    if (key.size() > kMaxKeyBytes) {
+        throw Error(Code::kInvalidArgument, "key of " + std::to_string(key.size()) +
+                                                " bytes exceeds the " +
+                                                std::to_string(kMaxKeyBytes) + "-byte key limit");
+    }
+    dispatch(done, [this, db = std::move(db), tbl = std::move(tbl),
+                    k = std::string(key)](driver::Done& d) { eraseNow(db, tbl, k, d); });
+}
+
+void PostgresStore::eraseNow(const std::string& database, const std::string& tableName,
+                             const std::string& key, driver::Done& done) {
+    const bool erased = withSession([&](Session& session) {
+        Table& t = table(database, tableName, session);
+        const std::string remove = t.statementPrefix + "del";
+        session.prepare("micro_lock", [] { return sql::lockTable(); });
+        session.prepare(remove, [&] { return sql::eraseKey(t.qualified); });
+        const std::int64_t now = unixNowMs();
+        try {
+            pqxx::work tx(session.connection());
+            if (tx.exec_prepared("micro_lock", t.database, t.name).empty()) return false;
+            const pqxx::result r = tx.exec_prepared(remove, bytes(key));
+            tx.commit();
+            // An expired record is removed too, but it was already gone.
+            return !r.empty() && liveAt(r[0][0].as<std::int64_t>(), now);
+        } catch (const pqxx::sql_error& e) {
+            if (undefinedTable(e.sqlstate())) return false;  // never written
+            throw;
+        }
+    });
+    if (erased) {
+        done.ok();
+    } else {
+        done.fail(Code::kNotFound,
+                  "no record '" + printable(key) + "' in " + database + "/" + tableName);
+    }
+}
+
+// --- sweeper ----------------------------------------------------------------
+
+void PostgresStore::sweepLoop() noexcept {
+    for (;;) {
+        {
+            std::unique_lock lock(sweepMutex_);
+            if (sweepWake_.wait_for(lock, sweepInterval_, [&] { return sweepStop_; })) return;
+        }
+        try {
+            sweepOnce();
+        } catch (const Error& e) {
+            // While the server is down every round fails the same way: the
+            // calls report it; the sweeper only notes it.
+            log(e.code() == Code::kUnavailable ? MICRO_LOG_DEBUG : MICRO_LOG_WARN,
+                std::string("sweep: ") + e.what());
+        } catch (const std::exception& e) {
+            log(MICRO_LOG_WARN, std::string("sweep: ") + e.what());
+        } catch (...) {
+            log(MICRO_LOG_WARN, "sweep: unknown exception");
+        }
+    }
+}
+
+void PostgresStore::sweepOnce() {
+    using Names = std::vector<std::pair<std::string, std::string>>;
+    const Names names = withSession([&](Session& session) {
+        Names out;
+        session.prepare("micro_list", [] { return sql::listTables(); });
+        try {
+            pqxx::nontransaction tx(session.connection());
+            for (const auto& row : tx.exec_prepared("micro_list")) {
+                out.emplace_back(row[0].as<std::string>(), row[1].as<std::string>());
+            }
+        } catch (const pqxx::sql_error& e) {
+            if (!undefinedTable(e.sqlstate())) throw;
+        }
+        return out;
+    });
+    for (const auto& [database, name] : names) {
+        {
+            std::lock_guard lock(sweepMutex_);
+            if (sweepStop_) return;
+        }
+        if (!validName(database) || !validName(name)) continue;  // not one of ours
+        const std::int64_t deleted = withSession([&](Session& session) -> std::int64_t {
+            Table& t = table(database, name, session);
+            const std::string probe = t.statementPrefix + "probe";
+            const std::string sweep = t.statementPrefix + "sweep";
+            session.prepare(probe, [&] { return sql::probeExpired(t.qualified); });
+            session.prepare(sweep, [&] { return sql::deleteExpired(t.qualified); });
+            session.prepare("micro_lock", [] { return sql::lockTable(); });
+            const std::int64_t now = unixNowMs();
+            try {
+                {
+                    // Most rounds find nothing: look before taking the lock.
+                    pqxx::nontransaction look(session.connection());
+                    if (look.exec_prepared(probe, now).empty()) return 0;
+                }
+                pqxx::work tx(session.connection());
+                if (tx.exec_prepared("micro_lock", t.database, t.name).empty()) return 0;
+                const pqxx::result r = tx.exec_prepared(sweep, now);
+                tx.commit();
+                return static_cast<std::int64_t>(r.affected_rows());
+            } catch (const pqxx::sql_error& e) {
+                if (undefinedTable(e.sqlstate())) return 0;
+                throw;
+            }
+        });
+        if (deleted > 0) {
+            log(MICRO_LOG_DEBUG, "sweep: deleted " + std::to_string(deleted) +
+                                     " expired records from " + database + "/" + name);
+        }
+    }
+}
+
+}  // namespace micro::postgres

@@ -45,7 +45,7 @@ Settings readSettings(const driver::Config& config) {
     s.maxFrameBytes = static_cast<std::uint32_t>(
         intInRange(config, "max_frame_bytes", frame::kDefaultMaxFrameBytes, 16, frame::kMaxLength));
     s.frameTimeout = std::chrono::milliseconds(
-        intInRange(config, "frame_timeout_ms", 10000, 0, std::int64_t{1} << 40));
+        intInRange(config, "frame_timeout_ms", 10000, 0, std::int64_t{1} << 31));
     s.maxQueuedBytes = static_cast<std::size_t>(
         intInRange(config, "max_queued_bytes", std::int64_t{8} << 20, 1, std::int64_t{1} << 40));
     s.keepalive = config.getBool("keepalive", true);
@@ -116,7 +116,10 @@ struct Core : ConnectionOwner {
         return out;
     }
 
-    ~Core();
+    /// Close everything and join the threads (see the header's Lifetime).
+    /// Runs before destruction, so no io thread is inside a virtual call
+    /// while the object's type changes.
+    void shutdown() noexcept;
 };
 
 /// One listening socket. Its acceptor lives on one worker; each accepted
@@ -249,7 +252,7 @@ void Listener::stop() noexcept {
     }
 }
 
-Core::~Core() {
+void Core::shutdown() noexcept {
     std::vector<std::shared_ptr<Listener>> ls;
     std::vector<std::shared_ptr<TcpConnection>> cs;
     {
@@ -283,7 +286,7 @@ TcpTransport::TcpTransport(const driver::Context& ctx) : impl_(std::make_unique<
     }
 }
 
-TcpTransport::~TcpTransport() = default;
+TcpTransport::~TcpTransport() { impl_->shutdown(); }
 
 void* TcpTransport::listen(std::string_view address, micro_accept_handler handler,
                            driver::StringSink& bound) {

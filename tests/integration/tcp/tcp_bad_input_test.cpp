@@ -212,7 +212,10 @@ class EchoServer {
     explicit EchoServer(const std::string& extra = "", bool echo = true)
         : log_(std::make_shared<ServerLog>()),
           runtime_(micro::Runtime::load(writeManifest(dir_, extra))) {
-        auto log = log_;
+        // A plain pointer: the log outlives the runtime (declared before it),
+        // and handlers holding a shared_ptr would make a cycle with the
+        // connections the log keeps.
+        ServerLog* log = log_.get();
         listener_ = runtime_.transport().listen(
             "127.0.0.1:0", [log, echo](std::shared_ptr<micro::Connection> c) {
                 std::weak_ptr<micro::Connection> weak = c;
@@ -598,7 +601,7 @@ TEST_CASE("a peer that never reads: send returns false, then onWritable once it 
     reader.join();
 }
 
-TEST_CASE("close flushes what was queued first; the peer then sees an orderly close") {
+TEST_CASE("close flushes what was queued first, then the peer sees an orderly close") {
     EchoServer server("", /*echo=*/false);
     Client client(server.transport(), server.address());
     REQUIRE(server.log().waitFor([&] { return !server.log().connections.empty(); }));

@@ -1,13 +1,17 @@
 // channel.hpp — one transport connection as the RPC layer uses it: sending
-// with back-pressure. When the transport's buffer is full, a sender waits
-// for the connection's writable event (or its deadline) instead of queueing
-// without bound.
+// with back-pressure. When the transport's buffer is full, a sender on an
+// ordinary thread waits for the connection's writable event (or its
+// deadline) instead of queueing without bound. A sender running inside a
+// transport callback must not wait: the writable event it would wait for is
+// delivered by that same thread. There a full buffer means the peer is not
+// reading at all, and the send fails at once with RESOURCE_EXHAUSTED.
 #pragma once
 
 #include <micro/transport.hpp>
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -24,24 +28,50 @@ class Channel {
         connection_ = std::move(connection);
     }
 
+    /// Marks the current thread as running a transport callback for as long
+    /// as it lives (see the header comment).
+    class InCallback {
+       public:
+        InCallback() noexcept : previous_(inCallback()) { inCallback() = true; }
+        ~InCallback() { inCallback() = previous_; }
+        InCallback(const InCallback&) = delete;
+        InCallback& operator=(const InCallback&) = delete;
+
+       private:
+        bool previous_;
+    };
+
     /// Send one frame; waits while the transport is full. Throws UNAVAILABLE
     /// when the connection is gone, DEADLINE_EXCEEDED when it stays full
-    /// past `deadline`.
+    /// past `deadline`, RESOURCE_EXHAUSTED when full inside a callback.
     void send(std::span<const Header> headers, std::string_view body,
               Clock::time_point deadline = Clock::time_point::max()) {
         std::shared_ptr<Connection> c = connection();
         if (!c) throw Error(Code::kUnavailable, "connection is closed");
-        while (!c->send(headers, body)) {
+        for (;;) {
+            // Read the generation before trying, so a writable event that
+            // lands between a full send and the wait is not lost.
+            std::uint64_t seen;
+            {
+                std::lock_guard lock(mutex_);
+                seen = writableGeneration_;
+            }
+            if (c->send(headers, body)) return;
+            if (inCallback()) {
+                throw Error(Code::kResourceExhausted, "peer is not reading: its buffer is full");
+            }
             std::unique_lock lock(mutex_);
-            if (closed_) throw Error(Code::kUnavailable, "connection is closed");
-            if (writable_.wait_until(lock, deadline) == std::cv_status::timeout) {
+            if (!writable_.wait_until(lock, deadline,
+                                      [&] { return closed_ || writableGeneration_ != seen; })) {
                 throw Error(Code::kDeadlineExceeded, "peer is not reading: send timed out");
             }
+            if (closed_) throw Error(Code::kUnavailable, "connection is closed");
         }
     }
 
     void onWritable() {
         std::lock_guard lock(mutex_);
+        ++writableGeneration_;
         writable_.notify_all();
     }
     void onClosed() {
@@ -64,7 +94,13 @@ class Channel {
    private:
     mutable std::mutex mutex_;
     std::condition_variable writable_;
+    static bool& inCallback() noexcept {
+        thread_local bool flag = false;
+        return flag;
+    }
+
     std::shared_ptr<Connection> connection_;
+    std::uint64_t writableGeneration_ = 0;
     bool closed_ = false;
 };
 

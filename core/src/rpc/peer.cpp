@@ -16,6 +16,7 @@ std::shared_ptr<Peer> Peer::dial(Transport& transport, const std::string& addres
     std::weak_ptr<Peer> weak = peer;
     ConnectionHandlers h;
     h.onMessage = [weak](const TransportMessageView& m) {
+        Channel::InCallback inCallback;
         if (auto p = weak.lock()) p->onFrame(m);
     };
     h.onWritable = [channel = peer->channel_] { channel->onWritable(); };

@@ -28,6 +28,13 @@ struct StringHash {
     }
 };
 
+// The longest a reply may wait for a caller that does not read.
+constexpr std::chrono::seconds kReplyWait{10};
+
+Clock::time_point replyDeadline(const ServerCall& call) {
+    return std::min(call.deadline, Clock::now() + kReplyWait);
+}
+
 ServerHandler compose(const std::vector<ServerMiddleware>& chain, ServerHandler last) {
     for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
         last = [mw = *it, next = std::move(last)](ServerCall& call) { mw(call, next); };
@@ -92,9 +99,11 @@ struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
                              {kContentType, "application/json"},
                              {kNotProcessed, "1"}};
         try {
-            channel->send(std::span<const Header>(headers, notProcessed ? 6 : 5), body);
+            channel->send(std::span<const Header>(headers, notProcessed ? 6 : 5), body,
+                          Clock::now() + kReplyWait);
         } catch (const Error&) {
-            // The caller is gone; nobody is left to tell.
+            // The caller is gone or not reading; nobody is left to tell.
+            channel->close();
         }
     }
 
@@ -118,8 +127,11 @@ struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
             h[3 + i] = {call.responseMetadata[i].first, call.responseMetadata[i].second};
         }
         try {
-            channel->send(std::span<const Header>(h, n), call.response);
+            channel->send(std::span<const Header>(h, n), call.response, replyDeadline(call));
         } catch (const Error&) {
+            // The caller stopped reading its replies: drop the connection
+            // rather than hold the reply (and this thread) without bound.
+            channel->close();
         }
     }
 
@@ -285,7 +297,10 @@ struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
         }
         auto self = shared_from_this();
         ConnectionHandlers h;
-        h.onMessage = [self, conn](const TransportMessageView& m) { self->onFrame(conn, m); };
+        h.onMessage = [self, conn](const TransportMessageView& m) {
+            Channel::InCallback inCallback;
+            self->onFrame(conn, m);
+        };
         h.onWritable = [conn] { conn->channel->onWritable(); };
         h.onClose = [conn](Code, std::string_view reason) {
             conn->channel->onClosed();

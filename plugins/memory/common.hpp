@@ -1,42 +1,12 @@
-// plugins/memory/common.hpp — small helpers shared by the in-memory drivers.
-//
-// Contract: pure functions, no state; safe from any thread.
+// plugins/memory/common.hpp — the SDK's text and clock helpers, under this
+// plugin's namespace for brevity.
 #pragma once
 
-#include <chrono>
-#include <cstdint>
-#include <string>
-#include <string_view>
+#include <micro/driver/text.hpp>
 
 namespace micro::memory {
 
-/// Wall-clock Unix milliseconds: the unit of record expiry in abi.h.
-inline std::int64_t unixNowMs() noexcept {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-/// `text` made safe to quote in an error message: keys are bytes (they may
-/// hold NUL or control characters), and a message must stay one readable
-/// line. Non-printable bytes become \xNN; long keys are cut at 64 bytes.
-inline std::string printable(std::string_view text) {
-    constexpr std::size_t kMax = 64;
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(text.size() < kMax ? text.size() : kMax);
-    for (std::size_t i = 0; i < text.size() && i < kMax; ++i) {
-        auto c = static_cast<unsigned char>(text[i]);
-        if (c >= 0x20 && c < 0x7f && c != '\\') {
-            out.push_back(static_cast<char>(c));
-        } else {
-            out += "\\x";
-            out.push_back(kHex[c >> 4]);
-            out.push_back(kHex[c & 0xf]);
-        }
-    }
-    if (text.size() > kMax) out += "...";
-    return out;
-}
+using micro::driver::printable;
+using micro::driver::unixNowMs;
 
 }  // namespace micro::memory

@@ -10,5 +10,6 @@
 #include <micro/driver/registry.hpp>
 #include <micro/driver/store.hpp>
 #include <micro/driver/sync.hpp>
+#include <micro/driver/text.hpp>
 #include <micro/driver/transport.hpp>
 #include <micro/error.hpp>

@@ -2,8 +2,8 @@
 #
 # Builds a micro plugin: a MODULE library named <target>.so (no "lib"
 # prefix) that exports only `micro_plugin_entry`, refuses undefined symbols
-# at link time, and hides everything else. INSTALL (in micro's own tree)
-# installs it into <prefix>/lib/micro/plugins. Works in the micro tree and, after
+# at link time, and hides everything else. INSTALL installs it into the
+# plugin folder (lib/micro/plugins) of micro's install. Works in the micro tree and, after
 # find_package(micro), in any out-of-tree project.
 set(MICRO_PLUGIN_MAP ${CMAKE_CURRENT_LIST_DIR}/micro_plugin.map CACHE INTERNAL "")
 
@@ -19,8 +19,14 @@ function(micro_add_plugin target)
     # In micro's own tree: the plugin folder of the build, and of the install.
     set_target_properties(${target} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${MICRO_PLUGIN_OUTPUT_DIR})
   endif()
-  if(arg_INSTALL AND DEFINED MICRO_INSTALL_PLUGINDIR)
-    install(TARGETS ${target} LIBRARY DESTINATION ${MICRO_INSTALL_PLUGINDIR})
+  if(arg_INSTALL)
+    # In micro's tree: lib/micro/plugins of the install. Out of tree: the
+    # plugin folder of the micro installation that find_package found.
+    if(DEFINED MICRO_INSTALL_PLUGINDIR)
+      install(TARGETS ${target} LIBRARY DESTINATION ${MICRO_INSTALL_PLUGINDIR})
+    elseif(DEFINED MICRO_PLUGIN_INSTALL_DIR)
+      install(TARGETS ${target} LIBRARY DESTINATION ${MICRO_PLUGIN_INSTALL_DIR})
+    endif()
   endif()
   target_link_options(${target} PRIVATE -Wl,-z,defs -Wl,--version-script=${MICRO_PLUGIN_MAP})
   if(TARGET micro_sdk)

@@ -45,34 +45,9 @@ bool liveAt(const Statement::Use& row, int expiresColumn, std::int64_t now) noex
 
 }  // namespace
 
-bool RegistryTables::createSchema(Database& db) {
-    auto version = [&db] {
-        Statement s(db, "PRAGMA user_version");
-        auto q = s.use("reading the schema version");
-        return q.step() ? q.integer(0) : 0;
-    };
-    std::int64_t v = version();
-    if (v == 0) {
-        Transaction t(db, "creating the registry tables");
-        v = version();  // another process may have won the race
-        if (v == 0) {
-            db.exec(kSchema, "creating the registry tables");
-            v = kSchemaVersion;
-        }
-        t.commit();
-    }
-    if (v != kSchemaVersion) {
-        throw Error(Code::kFailedPrecondition,
-                    "registry database '" + db.path() + "': schema version " + std::to_string(v) +
-                        ", this driver reads version " + std::to_string(kSchemaVersion) +
-                        " (a different micro release?)");
-    }
-    return true;
-}
-
 RegistryTables::RegistryTables(const std::string& path, std::int64_t busyTimeoutMs)
     : db_("registry database", path, busyTimeoutMs),
-      schemaReady_(createSchema(db_)),
+      schemaReady_(ensureSchema(db_, kSchema, kSchemaVersion, "registry")),
       selectNode_(
           db_, "SELECT record, ttl_ms, expires_at_ms FROM nodes WHERE service = ?1 AND node = ?2"),
       upsertNode_(db_,

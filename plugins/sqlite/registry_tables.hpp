@@ -83,10 +83,9 @@ class RegistryTables {
                      std::int32_t type, std::string_view record, std::int64_t ttlMs);
 
     /// Create the tables when the file has none; check the schema version.
-    static bool createSchema(Database& db);
 
     Database db_;                        // first: the statements below are destroyed before it
-    [[maybe_unused]] bool schemaReady_;  // createSchema() runs before the statements are prepared
+    [[maybe_unused]] bool schemaReady_;  // ensureSchema() runs before the statements are prepared
     Statement selectNode_;
     Statement upsertNode_;
     Statement deleteNode_;

@@ -235,4 +235,31 @@ void Transaction::commit() {
     open_ = false;
 }
 
+bool ensureSchema(Database& db, const char* schemaSql, std::int64_t version,
+                  const std::string& what) {
+    auto current = [&db] {
+        Statement s(db, "PRAGMA user_version");
+        auto q = s.use("reading the schema version");
+        return q.step() ? q.integer(0) : 0;
+    };
+    std::int64_t v = current();
+    if (v == 0) {
+        const std::string doing = "creating the " + what + " schema";  // outlives `t`
+        Transaction t(db, doing);
+        v = current();  // another process may have won the race
+        if (v == 0) {
+            db.exec(schemaSql, doing);
+            v = version;
+        }
+        t.commit();
+    }
+    if (v != version) {
+        throw Error(Code::kFailedPrecondition,
+                    what + " database '" + db.path() + "': schema version " + std::to_string(v) +
+                        ", this driver reads version " + std::to_string(version) +
+                        " (a different micro release?)");
+    }
+    return true;
+}
+
 }  // namespace micro::sqlite

@@ -148,4 +148,12 @@ class Transaction {
     bool open_ = true;
 };
 
+/// Create the schema on first use: run `schemaSql` (which must set
+/// `PRAGMA user_version` to `version`) in one transaction if the file has no
+/// schema yet (racing processes create it once), then refuse a file whose
+/// schema version is not `version`, naming `what` and the path. Returns true
+/// so a constructor can run it before preparing statements.
+bool ensureSchema(Database& db, const char* schemaSql, std::int64_t version,
+                  const std::string& what);
+
 }  // namespace micro::sqlite

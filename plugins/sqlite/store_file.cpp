@@ -113,34 +113,9 @@ bool StoreFile::validName(std::string_view name) noexcept {
     return true;
 }
 
-bool StoreFile::createSchema(Database& db) {
-    auto version = [&db] {
-        Statement s(db, "PRAGMA user_version");
-        auto q = s.use("reading the schema version");
-        return q.step() ? q.integer(0) : 0;
-    };
-    std::int64_t v = version();
-    if (v == 0) {
-        Transaction t(db, "creating the store schema");
-        v = version();  // another process may have won the race
-        if (v == 0) {
-            db.exec(kSchema, "creating the store schema");
-            v = kSchemaVersion;
-        }
-        t.commit();
-    }
-    if (v != kSchemaVersion) {
-        throw Error(Code::kFailedPrecondition,
-                    "store database '" + db.path() + "': schema version " + std::to_string(v) +
-                        ", this driver reads version " + std::to_string(kSchemaVersion) +
-                        " (a different micro release?)");
-    }
-    return true;
-}
-
 StoreFile::StoreFile(const std::string& path, std::int64_t busyTimeoutMs)
     : db_("store database", path, busyTimeoutMs),
-      schemaReady_(createSchema(db_)),
+      schemaReady_(ensureSchema(db_, kSchema, kSchemaVersion, "store")),
       findTable_(db_, "SELECT id FROM micro_tables WHERE name = ?1"),
       addTable_(db_, "INSERT OR IGNORE INTO micro_tables(name, last_version) VALUES(?1, 0)"),
       lastVersion_(db_, "SELECT last_version FROM micro_tables WHERE id = ?1"),

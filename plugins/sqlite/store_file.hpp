@@ -85,7 +85,6 @@ class StoreFile {
 
  private:
     struct Table;
-    static bool createSchema(Database& db);
     /// The statements of `table`; nullptr when it does not exist and
     /// `create` is false.
     Table* table(std::string_view name, bool create);

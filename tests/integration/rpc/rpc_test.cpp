@@ -2,16 +2,16 @@
 // through the SQLite registry and called over tcp; load balancing, retries
 // after kill -9, draining on SIGTERM, errors, deadlines, streams.
 #include <doctest/doctest.h>
+#include <signal.h>
 #include <micro/client.hpp>
 #include <micro/codec.hpp>
 #include <micro/runtime.hpp>
-#include <signal.h>
 
 #include <atomic>
 #include <map>
-#include <set>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "child_process.hpp"
@@ -34,9 +34,12 @@ struct Cluster {
     std::vector<std::string> nodeIds;
 
     Cluster() {
-        manifest = dir.write("m.toml", "[registry]\nplugin = \"micro-sqlite.so\"\ndriver = \"local\"\n"
-                                       "path = \"" + dir.path() + "/registry.db\"\npoll_ms = 50\n"
-                                       "[transport]\nplugin = \"micro-tcp.so\"\ndriver = \"tcp\"\n");
+        manifest = dir.write("m.toml",
+                             "[registry]\nplugin = \"micro-sqlite.so\"\ndriver = \"local\"\n"
+                             "path = \"" +
+                                 dir.path() +
+                                 "/registry.db\"\npoll_ms = 50\n"
+                                 "[transport]\nplugin = \"micro-tcp.so\"\ndriver = \"tcp\"\n");
     }
 
     // Start a node and wait for its "... <node-id> listening on <address>" line.
@@ -71,16 +74,58 @@ struct Cluster {
 std::string helloBody(const std::string& name) {
     capnp::MallocMessageBuilder m;
     m.initRoot<greeter::HelloRequest>().setName(name);
-    return micro::codec::encode<greeter::HelloRequest>(micro::codec::ContentType::kCapnp,
-                                                       m.getRoot<greeter::HelloRequest>().asReader());
+    return micro::codec::encode<greeter::HelloRequest>(
+        micro::codec::ContentType::kCapnp, m.getRoot<greeter::HelloRequest>().asReader());
 }
 
 std::string greetingOf(const micro::Response& r) {
     capnp::MallocMessageBuilder m;
-    return micro::codec::decode<greeter::HelloResponse>(micro::codec::ContentType::kCapnp, r.body, m)
+    return micro::codec::decode<greeter::HelloResponse>(micro::codec::ContentType::kCapnp, r.body,
+                                                        m)
         .getGreeting()
         .cStr();
 }
+
+// Four threads making 500 Greeter.Hello calls each, counting failures.
+class Load {
+ public:
+    Load(micro::Client& client, const std::string& body) {
+        for (int t = 0; t < 4; ++t) {
+            callers_.emplace_back([this, &client, &body] {
+                for (int i = 0; i < 500; ++i) {
+                    try {
+                        client.call("greeter", "Greeter.Hello", body);
+                    } catch (const micro::Error& e) {
+                        ++failed;
+                        std::lock_guard lock(mutex_);
+                        if (firstError_.empty()) firstError_ = e.describe();
+                    }
+                    ++done;
+                }
+            });
+        }
+    }
+    ~Load() { join(); }
+    void waitFor(int calls) const {
+        while (done < calls) std::this_thread::sleep_for(1ms);
+    }
+    void join() {
+        for (auto& t : callers_) {
+            if (t.joinable()) t.join();
+        }
+    }
+    std::string firstError() {
+        std::lock_guard lock(mutex_);
+        return firstError_;
+    }
+
+    std::atomic<int> done{0}, failed{0};
+
+ private:
+    std::mutex mutex_;
+    std::string firstError_;
+    std::vector<std::thread> callers_;
+};
 
 micro::Code codeOf(const std::function<void()>& f, std::string* message = nullptr) {
     try {
@@ -153,31 +198,14 @@ TEST_CASE("kill -9 of a node mid-run fails no call, and its entry expires with i
     CHECK(rt.registry().lookup("greeter").size() == 3);
     micro::Client client(rt);
     std::string body = helloBody("survivor");
-    std::atomic<int> done{0}, failed{0};
-    std::vector<std::thread> callers;
-    std::mutex errorsMutex;
-    std::vector<std::string> errors;
-    for (int t = 0; t < 4; ++t) {
-        callers.emplace_back([&] {
-            for (int i = 0; i < 500; ++i) {
-                try {
-                    client.call("greeter", "Greeter.Hello", body);
-                } catch (const micro::Error& e) {
-                    ++failed;
-                    std::lock_guard lock(errorsMutex);
-                    errors.push_back(e.describe());
-                }
-                ++done;
-            }
-        });
-    }
-    while (done < 500) std::this_thread::sleep_for(1ms);
+    Load load(client, body);
+    load.waitFor(500);
     c.nodes[1]->signal(SIGKILL);
     auto killedAt = std::chrono::steady_clock::now();
-    for (auto& t : callers) t.join();
-    INFO("first error: " << (errors.empty() ? "" : errors.front()));
-    CHECK(done == 2000);
-    CHECK(failed == 0);
+    load.join();
+    INFO("first error: " << load.firstError());
+    CHECK(load.done == 2000);
+    CHECK(load.failed == 0);
 
     // The dead node's record goes when its 1 s TTL runs out (plus one sweep).
     const std::string dead = c.nodeIds[1];
@@ -199,31 +227,14 @@ TEST_CASE("SIGTERM under load: the node deregisters, drains, exits 0, and no cal
     micro::Runtime rt = micro::Runtime::load(c.manifest);
     micro::Client client(rt);
     std::string body = helloBody("drain");
-    std::atomic<int> done{0}, failed{0};
-    std::vector<std::thread> callers;
-    std::mutex errorsMutex;
-    std::vector<std::string> errors;
-    for (int t = 0; t < 4; ++t) {
-        callers.emplace_back([&] {
-            for (int i = 0; i < 500; ++i) {
-                try {
-                    client.call("greeter", "Greeter.Hello", body);
-                } catch (const micro::Error& e) {
-                    ++failed;
-                    std::lock_guard lock(errorsMutex);
-                    errors.push_back(e.describe());
-                }
-                ++done;
-            }
-        });
-    }
-    while (done < 400) std::this_thread::sleep_for(1ms);
+    Load load(client, body);
+    load.waitFor(400);
     c.nodes[2]->signal(SIGTERM);
     auto exit = c.nodes[2]->wait(10s);
-    for (auto& t : callers) t.join();
-    INFO("first error: " << (errors.empty() ? "" : errors.front()));
-    CHECK(failed == 0);
-    CHECK(done == 2000);
+    load.join();
+    INFO("first error: " << load.firstError());
+    CHECK(load.failed == 0);
+    CHECK(load.done == 2000);
     REQUIRE(exit.has_value());
     CHECK(*exit == 0);
     for (const auto& n : rt.registry().lookup("greeter")) CHECK(n.node != c.nodeIds[2]);
@@ -272,8 +283,10 @@ TEST_CASE("a handler that throws is INTERNAL with its message, and the server li
     micro::Runtime rt = micro::Runtime::load(c.manifest);
     micro::Client client(rt);
     std::string message;
-    CHECK(codeOf([&] { client.call("rpctest", "Test.Throw", "", {.contentType = micro::kContentRaw}); },
-                 &message) == micro::Code::kInternal);
+    CHECK(
+        codeOf(
+            [&] { client.call("rpctest", "Test.Throw", "", {.contentType = micro::kContentRaw}); },
+            &message) == micro::Code::kInternal);
     CHECK(message.find("handler failed on purpose") != std::string::npos);
     auto r = client.call("rpctest", "Test.Echo", "still here", {.contentType = micro::kContentRaw});
     CHECK(r.body == "still here");
@@ -356,9 +369,8 @@ TEST_CASE("a bidi stream echoes in order, and a reader that never reads bounds t
 TEST_CASE("micro call prints JSON, and an error with its code and exit status 1") {
     Cluster c;
     c.greeter();
-    auto ok = micro::test::runProcess(
-        {kBin + "/micro", "call", "greeter", "Greeter.Hello", "{\"name\":\"cli\"}", "--manifest",
-         c.manifest});
+    auto ok = micro::test::runProcess({kBin + "/micro", "call", "greeter", "Greeter.Hello",
+                                       "{\"name\":\"cli\"}", "--manifest", c.manifest});
     INFO(ok.err);
     CHECK(ok.exitCode == 0);
     CHECK(ok.out == "{\"greeting\":\"Hello cli\"}\n");
@@ -367,8 +379,8 @@ TEST_CASE("micro call prints JSON, and an error with its code and exit status 1"
     CHECK(bad.exitCode == 1);
     CHECK(bad.err.find("INVALID_ARGUMENT") != std::string::npos);
     CHECK(bad.err.find("'name'") != std::string::npos);
-    auto described = micro::test::runProcess(
-        {kBin + "/micro", "describe", "greeter", "--manifest", c.manifest});
+    auto described =
+        micro::test::runProcess({kBin + "/micro", "describe", "greeter", "--manifest", c.manifest});
     CHECK(described.exitCode == 0);
     CHECK(described.out.find("HelloRequest { name: Text }") != std::string::npos);
     auto services =

@@ -57,6 +57,26 @@ void Host::log(const micro_host* host, std::int32_t level, micro_str source, mic
     std::fputs(line.c_str(), stderr);
 }
 
-const void* Host::getExtension(const micro_host*, const char*) { return nullptr; }
+void Host::offerRegistry(const micro_registry_driver* driver, void* self) noexcept {
+    registry_ = micro_host_registry{sizeof(micro_host_registry), driver, self};
+}
+
+void Host::offerTransport(const micro_transport_driver* driver, void* self,
+                          const char* name) noexcept {
+    transport_ = micro_host_transport{sizeof(micro_host_transport), driver, self, abi::str(name)};
+}
+
+const void* Host::getExtension(const micro_host* host, const char* id) {
+    const auto* self = static_cast<const Host*>(host->host_data);
+    if (id == nullptr) return nullptr;
+    std::string_view name(id);
+    if (name == MICRO_HOST_REGISTRY_EXTENSION) {
+        return self->registry_.driver != nullptr ? &self->registry_ : nullptr;
+    }
+    if (name == MICRO_HOST_TRANSPORT_EXTENSION) {
+        return self->transport_.driver != nullptr ? &self->transport_ : nullptr;
+    }
+    return nullptr;
+}
 
 }  // namespace micro::detail

@@ -20,6 +20,13 @@ class Host {
 
     const micro_host* table() const noexcept { return &table_; }
 
+    /// Offer the registry instance as the "micro.registry/1" extension; set
+    /// once, right after the registry slot was created.
+    void offerRegistry(const micro_registry_driver* driver, void* self) noexcept;
+    /// Offer the transport instance as "micro.transport/1".
+    void offerTransport(const micro_transport_driver* driver, void* self,
+                        const char* name) noexcept;
+
     /// Parse a level name; returns -1 for an unknown name.
     static int parseLevel(std::string_view name) noexcept;
 
@@ -30,6 +37,10 @@ class Host {
 
     micro_host table_;
     int minLevel_;
+    // Written only while the runtime creates its slots, before any driver
+    // that may read them exists; read-only afterwards.
+    micro_host_registry registry_{};
+    micro_host_transport transport_{};
 };
 
 }  // namespace micro::detail

@@ -125,9 +125,12 @@ Runtime Runtime::load(const Manifest& manifest) {
         DriverHandle handle = impl->instantiate(spec);
         switch (spec.kind) {
             case MICRO_KIND_REGISTRY:
+                impl->host.offerRegistry(handle.table<micro_registry_driver>(), handle.self());
                 impl->registry.emplace(std::move(handle));
                 break;
             case MICRO_KIND_TRANSPORT:
+                impl->host.offerTransport(handle.table<micro_transport_driver>(), handle.self(),
+                                          handle.descriptor().name);
                 impl->transport.emplace(std::move(handle));
                 break;
             case MICRO_KIND_BROKER:

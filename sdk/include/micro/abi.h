@@ -606,6 +606,35 @@ typedef struct micro_transport_driver {
     void (*close)(void* self, void* connection);
 } micro_transport_driver;
 
+/* ======================================================================== */
+/* Host extensions: what a driver may borrow from the runtime that made it   */
+/* ======================================================================== */
+
+/* micro_host.get_extension(host, MICRO_HOST_REGISTRY_EXTENSION) returns a
+ * `const micro_host_registry*` naming the registry instance of the same
+ * runtime, or NULL when the manifest has no registry slot or when it is asked
+ * before that slot was created (slots are created in kind order: registry,
+ * transport, broker, store, auth, sync, config sources). The instance outlives
+ * every driver created after it, so a broker may keep the pointer for its own
+ * lifetime. Calls go straight to the registry driver's table, under the
+ * registry's contract. A driver built against a core that lacks the
+ * extension sees NULL and must say so in its `create` error. */
+#define MICRO_HOST_REGISTRY_EXTENSION "micro.registry/1"
+typedef struct micro_host_registry {
+    uint32_t struct_size;
+    const micro_registry_driver* driver;
+    void* self;
+} micro_host_registry;
+
+/* Likewise for the runtime's transport ("micro.transport/1"). */
+#define MICRO_HOST_TRANSPORT_EXTENSION "micro.transport/1"
+typedef struct micro_host_transport {
+    uint32_t struct_size;
+    const micro_transport_driver* driver;
+    void* self;
+    micro_str name; /* the transport driver's name ("tcp", "http"); borrowed */
+} micro_host_transport;
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "flags.hpp"
+#include "pubsub_bench.hpp"
 #include "rpc_bench.hpp"
 #include "store_bench.hpp"
 
@@ -20,7 +21,9 @@ constexpr const char* kUsage =
     "              \"rpc qps=... p50_us=... p99_us=... conc=C payload=P\"\n"
     "  rpc-server  the echo server `rpc` starts (or that --address points it at)\n"
     "  store       closed-loop reads or writes on the manifest's store; prints\n"
-    "              \"store op=OP ops=... p50_us=... p99_us=... conc=C value=V\"\n";
+    "              \"store op=OP ops=... p50_us=... p99_us=... conc=C value=V\"\n"
+    "  pubsub      publishers and subscribers on the manifest's broker; prints\n"
+    "              \"pubsub published=... delivered=... p50_us=... p99_us=... pub=N payload=P\"\n";
 
 struct Command {
     std::string_view name;
@@ -31,6 +34,7 @@ constexpr Command kCommands[] = {
     {"rpc", &micro::bench::rpcMain},
     {"rpc-server", &micro::bench::rpcServerMain},
     {"store", &micro::bench::storeMain},
+    {"pubsub", &micro::bench::pubsubMain},
 };
 
 }  // namespace

@@ -1,0 +1,292 @@
+// plugins/http/http_connection.hpp — one connection of the http transport,
+// and the io thread that serves it.
+//
+// Contract
+//   Modes: an accepted connection starts in HTTP mode: each request is
+//     parsed with Beast's request parser; a `POST /` becomes one RPC request
+//     frame for the core (see http_mapping.hpp) and the core's reply frame
+//     for it becomes the HTTP response, in request order (pipelining). A
+//     `GET /` with `Upgrade: websocket` switches it to WebSocket mode, where
+//     every transport message is one binary WebSocket message (see
+//     envelope.hpp). A dialled connection is in WebSocket mode from the
+//     start. The core hears of an accepted connection (the accept handler)
+//     only once its first request says which mode it is in.
+//   Threads: every connection belongs to one IoWorker (one io_context run by
+//     one thread) and every event of it runs there, so events are never
+//     concurrent. send and close may be called from any thread and never
+//     run an event.
+//   Limits: a header block over max_header_bytes is answered 431, a body
+//     over max_body_bytes 413 (from Content-Length, before it is read),
+//     a request that does not parse 400, one whose header is not complete
+//     header_timeout_ms after its first byte (or whose body is not complete
+//     body_timeout_ms after its header) 408; each then closes the
+//     connection. A keep-alive connection idle for idle_timeout_ms is
+//     closed. At most max_pipelined requests wait for their replies; reading
+//     pauses beyond that. In WebSocket mode a message over max_body_bytes is
+//     refused from its frame header (close 1009), a protocol error closes
+//     with 1002, an incomplete frame older than body_timeout_ms with 1008.
+//     Memory per connection is bounded by these limits plus max_queued_bytes.
+//   Writing: as in the tcp transport: sends from the connection's own io
+//     thread are written after the event returns; from another thread they
+//     are written at once when nothing is queued. send returns false while
+//     max_queued_bytes are unwritten, and on_writable follows below half.
+//   Closing: close() stops delivery, flushes (at most 2 s), sends a
+//     WebSocket close frame in WebSocket mode, shuts down the sending side
+//     and reports on_close(OK, "closed"); the socket closes once the peer
+//     has closed too (or 2 s later). on_close runs exactly once and last
+//     (only for a connection the core was told of); send once closing
+//     throws UNAVAILABLE.
+//   Lifetime: the transport keeps a shared_ptr until on_close has returned;
+//     pending I/O keeps its own. The raw pointer is the ABI handle.
+#pragma once
+
+#include <micro/abi.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "byte_buffer.hpp"
+
+namespace micro::http {
+
+/// The driver's config, as every connection needs it.
+struct Settings {
+    std::size_t ioThreads = 2;
+    std::size_t maxHeaderBytes = 64u << 10;
+    std::size_t maxBodyBytes = 4u << 20;
+    std::chrono::milliseconds headerTimeout{10000};
+    std::chrono::milliseconds bodyTimeout{30000};
+    std::chrono::milliseconds idleTimeout{60000};
+    std::size_t maxQueuedBytes = 8u << 20;
+    std::size_t maxPipelined = 16;
+};
+
+class HttpConnection;
+
+/// One io_context and the thread that runs it.
+class IoWorker {
+ public:
+    IoWorker();
+    ~IoWorker();
+    IoWorker(const IoWorker&) = delete;
+    IoWorker& operator=(const IoWorker&) = delete;
+
+    boost::asio::io_context& context() noexcept { return context_; }
+    /// True on the thread that runs this worker.
+    bool current() const noexcept;
+    /// Let the thread return once its work is done, and join it.
+    void stop() noexcept;
+    /// Flush `connection` once the event running on this thread returns (or
+    /// soon, when none is). Only on this worker's thread.
+    void deferFlush(std::shared_ptr<HttpConnection> connection);
+
+    /// Marks the delivery of events on this worker's thread: sends made
+    /// meanwhile are flushed when the outermost scope ends.
+    class Scope {
+     public:
+        explicit Scope(IoWorker& worker) noexcept : worker_(worker) { ++worker_.depth_; }
+        ~Scope() {
+            if (--worker_.depth_ == 0 && !worker_.deferred_.empty()) worker_.runDeferred();
+        }
+        Scope(const Scope&) = delete;
+        Scope& operator=(const Scope&) = delete;
+
+     private:
+        IoWorker& worker_;
+    };
+
+ private:
+    void run() noexcept;
+    void runDeferred() noexcept;
+
+    boost::asio::io_context context_{1};
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+    int depth_ = 0;
+    std::vector<std::shared_ptr<HttpConnection>> deferred_, running_;
+    std::thread thread_;
+};
+
+/// Told when a connection has delivered on_close (so the transport drops it).
+class ConnectionOwner {
+ public:
+    virtual void forget(HttpConnection& connection) noexcept = 0;
+
+ protected:
+    ~ConnectionOwner() = default;
+};
+
+/// Tells the core of an accepted connection (its accept handler), on the
+/// connection's io thread. False: the listener was stopped meanwhile.
+class Announcer {
+ public:
+    virtual bool announce(HttpConnection& connection) noexcept = 0;
+
+ protected:
+    ~Announcer() = default;
+};
+
+class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
+ public:
+    /// `announcer` is the listener for an accepted connection, null for a
+    /// dialled one.
+    HttpConnection(IoWorker& worker, const Settings& settings, ConnectionOwner& owner,
+                   std::shared_ptr<Announcer> announcer);
+    ~HttpConnection();
+    HttpConnection(const HttpConnection&) = delete;
+    HttpConnection& operator=(const HttpConnection&) = delete;
+
+    IoWorker& worker() noexcept { return worker_; }
+    boost::asio::ip::tcp::socket& socket() noexcept { return socket_; }
+    micro_connection_events* events() noexcept { return &events_; }
+    const std::string& remoteAddress() const noexcept { return remote_; }
+
+    /// Connect (blocking, at most `timeout`; <= 0: no limit of ours). On
+    /// failure returns a message naming why; the socket is closed again.
+    std::string connect(const boost::asio::ip::tcp::endpoint& to,
+                        std::chrono::milliseconds timeout);
+    /// The client's WebSocket upgrade on a connected socket (blocking, until
+    /// `deadline`). On failure returns a message naming why.
+    std::string handshake(const std::string& host, std::chrono::steady_clock::time_point deadline);
+    /// Apply the socket options (TCP_NODELAY, non-blocking) and note the
+    /// peer's address. Before start().
+    void configure();
+    /// Begin reading. On the io thread, after the core knows the connection
+    /// (dialled) or once the listener adopted it (accepted).
+    void start() noexcept;
+    /// Drop a connection the core never saw (no events). On the io thread.
+    void discard() noexcept;
+
+    /// [thread-safe][non-blocking] false: the queue is full (see header).
+    bool send(const micro_transport_message& message);
+    /// [thread-safe][non-blocking]
+    void close() noexcept;
+
+    /// Write what is queued. On the io thread, by whoever set flushing_.
+    void flush() noexcept;
+
+ private:
+    enum class State : std::uint8_t { kOpen, kClosing, kClosed };
+    enum class Phase : std::uint8_t { kIdle, kHeader, kBody, kWaiting, kWebSocket };
+
+    struct Pending {
+        std::uint64_t id = 0;
+        std::string clientId;
+        bool keepAlive = true;
+        bool done = false;
+        micro_code closeCode = MICRO_OK;  // when !keepAlive: why the connection ends
+        std::string closeReason;
+        std::string bytes;
+    };
+
+    using Request = boost::beast::http::request<boost::beast::http::string_body>;
+
+    // reading (io thread)
+    void pump() noexcept;
+    void readSome();
+    void onRead(const boost::system::error_code& ec, std::size_t n) noexcept;
+    void process();
+    void processHttp();
+    void processWs();
+    void handleRequest(Request& request);
+    void upgrade(Request& request);
+    bool announce() noexcept;
+    void refuse(int status, micro_code code, std::string detail, bool fatal,
+                std::string_view allow = {});
+    void deliverWs(const std::uint8_t* payload, std::size_t size);
+    void wsFail(std::uint16_t wsCode, micro_code code, const std::string& reason);
+    void updateDeadline();
+    void setDeadline(std::chrono::steady_clock::time_point at);
+    void armTimer();
+    void onTimer(const boost::system::error_code& ec) noexcept;
+    void onPeerEof();
+
+    // writing
+    void scheduleFlush(std::unique_lock<std::mutex>& lock);  // lock held on entry, released
+    void queueFrame(std::uint8_t opcode, const std::uint8_t* payload,
+                    std::size_t size);  // under mutex_
+    void moveReady();                   // under mutex_
+    bool takeWritable() noexcept;       // under mutex_
+    std::size_t pendingCount();
+    bool sendReply(const micro_transport_message& message, std::unique_lock<std::mutex>& lock);
+    void onWritten(const boost::system::error_code& ec) noexcept;
+
+    // closing
+    void beginClose(micro_code code, std::string reason) noexcept;
+    void finishClose() noexcept;
+    void fail(micro_code code, const std::string& reason) noexcept;
+    void closeSocket() noexcept;
+    void deliverClose(micro_code code, const std::string& reason) noexcept;
+    std::string closedMessage() const;  // under mutex_
+
+    IoWorker& worker_;
+    const Settings settings_;  // a copy: draining connections may outlive the transport
+    ConnectionOwner& owner_;
+    std::shared_ptr<Announcer> announcer_;
+    const bool client_;
+    boost::asio::ip::tcp::socket socket_;
+    int fd_ = -1;
+    micro_connection_events events_{};
+    std::string remote_;
+
+    // Shared with senders; guarded by mutex_ (state_ and wsMode_ are also
+    // read without it on the io thread, the only one that moves them).
+    std::mutex mutex_;
+    std::atomic<State> state_{State::kOpen};
+    std::atomic<bool> wsMode_{false};
+    ByteBuffer out_;                // bytes not yet handed to a write
+    std::size_t inflight_ = 0;      // bytes of writing_ not yet confirmed
+    bool flushing_ = false;         // the io thread owes (or runs) a flush
+    bool wantWritable_ = false;     // a send was refused: owe on_writable
+    std::string closeReason_;       // why the connection stopped, for send
+    std::deque<Pending> pending_;   // HTTP requests awaiting replies, in order
+    bool closeAfterFlush_ = false;  // a response ending the connection is queued
+    micro_code closeAfterCode_ = MICRO_OK;
+    std::string closeAfterReason_;
+    bool wsCloseSent_ = false;
+    std::uint64_t maskState_ = 0;  // client frames' masks
+
+    // The io thread's alone.
+    ByteBuffer writing_;  // the bytes of the write in flight
+    ByteBuffer in_;
+    std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+    Phase phase_ = Phase::kIdle;
+    std::chrono::steady_clock::time_point phaseStart_;
+    std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+    std::chrono::steady_clock::time_point timerAt_;
+    bool timerArmed_ = false;
+    bool readPending_ = false;
+    std::atomic<bool> paused_{false};  // the pipeline is full: not reading
+    bool stopRequests_ = false;        // no request is read after this one
+    bool announced_ = false;
+    bool continueSent_ = false;
+    std::uint64_t nextId_ = 1;
+    std::size_t needed_ = 0;  // WebSocket: size of the incomplete frame in in_
+    std::vector<micro_kv> headers_;
+    std::string scratch_;
+    ByteBuffer wsMessage_;  // a fragmented message being assembled
+    bool wsInMessage_ = false;
+    boost::asio::steady_timer timer_;
+    boost::asio::steady_timer closeTimer_;
+    bool closeRequested_ = false;
+    micro_code closeCode_ = MICRO_OK;
+    std::string closeMessage_;
+    bool peerEof_ = false;
+    bool closeDelivered_ = false;
+};
+
+}  // namespace micro::http

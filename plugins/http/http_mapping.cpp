@@ -1,0 +1,184 @@
+#include "http_mapping.hpp"
+
+#include <micro/abi_view.hpp>
+#include <micro/error.hpp>
+
+#include <charconv>
+
+namespace micro::http::mapping {
+
+int statusFor(micro_code code) noexcept {
+    switch (code) {
+        case MICRO_OK:
+            return 200;
+        case MICRO_INVALID_ARGUMENT:
+            return 400;
+        case MICRO_UNAUTHENTICATED:
+            return 401;
+        case MICRO_PERMISSION_DENIED:
+            return 403;
+        case MICRO_NOT_FOUND:
+            return 404;
+        case MICRO_DEADLINE_EXCEEDED:
+            return 504;
+        case MICRO_UNAVAILABLE:
+            return 503;
+        default:
+            return 500;
+    }
+}
+
+std::string_view reasonFor(int status) noexcept {
+    switch (status) {
+        case 100:
+            return "Continue";
+        case 101:
+            return "Switching Protocols";
+        case 200:
+            return "OK";
+        case 400:
+            return "Bad Request";
+        case 401:
+            return "Unauthorized";
+        case 403:
+            return "Forbidden";
+        case 404:
+            return "Not Found";
+        case 405:
+            return "Method Not Allowed";
+        case 408:
+            return "Request Timeout";
+        case 413:
+            return "Content Too Large";
+        case 426:
+            return "Upgrade Required";
+        case 431:
+            return "Request Header Fields Too Large";
+        case 500:
+            return "Internal Server Error";
+        case 503:
+            return "Service Unavailable";
+        case 504:
+            return "Gateway Timeout";
+        default:
+            return "Unknown";
+    }
+}
+
+namespace {
+void appendJsonString(std::string& out, std::string_view s) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out += '"';
+    for (char c : s) {
+        switch (c) {
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20) {
+                    out += "\\u00";
+                    out += kHex[(c >> 4) & 0xf];
+                    out += kHex[c & 0xf];
+                } else {
+                    out += c;
+                }
+        }
+    }
+    out += '"';
+}
+
+void appendNumber(std::string& out, long long v) {
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    (void)ec;
+    out.append(buf, end);
+}
+
+void appendHeader(std::string& out, std::string_view name, std::string_view value) {
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+}
+}  // namespace
+
+std::string errorBody(std::string_view id, micro_code code, std::string_view detail) {
+    std::string out = "{\"id\":";
+    appendJsonString(out, id);
+    out += ",\"code\":";
+    appendNumber(out, code);
+    out += ",\"detail\":";
+    appendJsonString(out, detail);
+    out += ",\"status\":";
+    appendJsonString(out, codeName(static_cast<Code>(code)));
+    out += '}';
+    return out;
+}
+
+bool isToken(std::string_view s) noexcept {
+    if (s.empty()) return false;
+    for (unsigned char c : s) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') ||
+                        std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
+                            std::string_view::npos;
+        if (!ok) return false;
+    }
+    return true;
+}
+
+bool isFieldValue(std::string_view s) noexcept {
+    for (char c : s) {
+        if (c == '\r' || c == '\n' || c == '\0') return false;
+    }
+    return true;
+}
+
+bool isConnectionHeader(std::string_view n) noexcept {
+    return n == "host" || n == "content-length" || n == "connection" || n == "keep-alive" ||
+           n == "transfer-encoding" || n == "upgrade" || n == "te" || n == "trailer" ||
+           n == "expect" || n == "proxy-connection";
+}
+
+void appendResponse(std::string& out, const Response& r) {
+    out += "HTTP/1.1 ";
+    appendNumber(out, r.status);
+    out += ' ';
+    out += reasonFor(r.status);
+    out += "\r\n";
+    if (!r.contentType.empty() && isFieldValue(r.contentType)) {
+        appendHeader(out, "Content-Type", r.contentType);
+    }
+    out += "Content-Length: ";
+    appendNumber(out, static_cast<long long>(r.body.size()));
+    out += "\r\n";
+    if (!r.id.empty() && isFieldValue(r.id)) appendHeader(out, "Micro-Id", r.id);
+    if (r.status != 200) {
+        out += "Micro-Code: ";
+        appendNumber(out, r.code);
+        out += "\r\n";
+    }
+    if (!r.allow.empty()) appendHeader(out, "Allow", r.allow);
+    for (const micro_kv& kv : r.extra) {
+        const std::string_view k = abi::view(kv.key), v = abi::view(kv.value);
+        if (!isToken(k) || !isFieldValue(v) || isConnectionHeader(k)) continue;
+        appendHeader(out, k, v);
+    }
+    if (r.close) out += "Connection: close\r\n";
+    out += "\r\n";
+    out += r.body;
+}
+
+}  // namespace micro::http::mapping

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The http transport against nginx, in the same run: wrk (2 threads, 64
+# connections, 64-byte POST bodies) against greeter-server's Greeter.Hello
+# over the http transport (tools/bench/wrk-greeter.lua), and against nginx
+# returning a fixed response (the baseline's config and post.lua), repeated
+# alternately. Prints one RESULT line per run and the medians.
+#
+#   tools/bench/http-vs-nginx.sh BUILD_DIR [REPS] [DURATION_S]
+#
+# Needs wrk and nginx (tools/install-deps.sh). Not a test.
+set -euo pipefail
+build=${1:?usage: http-vs-nginx.sh BUILD_DIR [REPS] [DURATION_S]}
+reps=${2:-5}
+duration=${3:-5}
+here=$(cd "$(dirname "$0")" && pwd)
+baselines=${BASELINES:-/work/shared/baselines}
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+cat >"$work/m.toml" <<TOML
+[registry]
+plugin = "micro-sqlite.so"
+driver = "local"
+path = "$work/registry.db"
+[transport]
+plugin = "micro-http.so"
+driver = "http"
+[broker]
+plugin = "micro-memory.so"
+driver = "memory"
+TOML
+"$build/bin/greeter-server" --manifest "$work/m.toml" --address 127.0.0.1:0 >"$work/greeter.out" 2>"$work/greeter.err" &
+pids+=($!)
+for _ in $(seq 100); do grep -q listening "$work/greeter.out" 2>/dev/null && break; sleep 0.1; done
+greeter=$(awk '{print $NF}' "$work/greeter.out")
+
+port=$(free_port)
+mkdir -p "$work/nginx"
+sed -e "s#@PORT@#$port#" -e "s#@DIR@#$work/nginx#g" "$baselines/http/nginx.conf.in" >"$work/nginx/nginx.conf"
+nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" >"$work/nginx/out" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+
+run() {  # name url script
+  PAYLOAD=64 wrk -t2 -c64 -d"${duration}s" -s "$3" "$2" | grep '^RESULT' |
+    awk -v n="$1" '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+      printf "%s qps=%.0f p50_us=%d p99_us=%d errors=%d\n", n,
+        v["requests"] / (v["duration_us"] / 1e6), v["p50_us"], v["p99_us"], v["errors"] }'
+}
+# Warm-up, thrown away.
+PAYLOAD=64 wrk -t2 -c64 -d1s -s "$here/wrk-greeter.lua" "http://$greeter/" >/dev/null
+PAYLOAD=64 wrk -t2 -c64 -d1s -s "$baselines/http/post.lua" "http://127.0.0.1:$port/" >/dev/null
+for _ in $(seq "$reps"); do
+  run micro-http "http://$greeter/" "$here/wrk-greeter.lua" | tee -a "$work/results"
+  run nginx "http://127.0.0.1:$port/" "$baselines/http/post.lua" | tee -a "$work/results"
+done
+awk '
+  function med(s,   a, n, i, j, t) { n = split(s, a, " ")
+    for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) {
+      t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+  { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+    q[$1] = q[$1] " " v["qps"]; p50[$1] = p50[$1] " " v["p50_us"]; p99[$1] = p99[$1] " " v["p99_us"] }
+  END {
+    for (k in q) printf "median %s qps=%.0f p50_us=%.0f p99_us=%.0f\n", k, med(q[k]), med(p50[k]), med(p99[k])
+    printf "ratio micro-http/nginx qps=%.2f\n", med(q["micro-http"]) / med(q["nginx"]) }' "$work/results"

@@ -4,6 +4,8 @@
 
 #include "errors.hpp"
 
+#include <poll.h>
+
 namespace micro::postgres {
 
 class Session::NoticeForwarder final : public pqxx::errorhandler {
@@ -42,7 +44,30 @@ ConnectionPool::Lease::~Lease() {
     if (session_) pool_->giveBack(std::move(session_), broken_);
 }
 
+bool Session::idleHealthy() const noexcept {
+    if (!connection_->is_open()) return false;
+    const int fd = connection_->sock();
+    if (fd < 0) return false;
+    // An idle connection has nothing to read: readable means the server
+    // closed it (restart, kill) or sent something unasked; either way a
+    // fresh one is safer than finding out halfway through a write.
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, 0) == 0;
+}
+
+std::unique_ptr<Session> ConnectionPool::takeIdle(std::vector<std::unique_ptr<Session>>& dead) {
+    while (!idle_.empty()) {
+        std::unique_ptr<Session> session = std::move(idle_.back());
+        idle_.pop_back();
+        if (session->idleHealthy()) return session;
+        dead.push_back(std::move(session));
+        --open_;
+    }
+    return nullptr;
+}
+
 ConnectionPool::Lease ConnectionPool::borrow() {
+    std::vector<std::unique_ptr<Session>> dead;  // closed with no lock held
     std::unique_lock lock(mutex_);
     const bool ready = returned_.wait_for(lock, options_.waitTimeout,
                                           [&] { return !idle_.empty() || open_ < options_.size; });
@@ -52,11 +77,7 @@ ConnectionPool::Lease ConnectionPool::borrow() {
                         std::to_string(options_.waitTimeout.count()) + " ms (pool_size " +
                         std::to_string(options_.size) + ")");
     }
-    if (!idle_.empty()) {
-        std::unique_ptr<Session> session = std::move(idle_.back());
-        idle_.pop_back();
-        return Lease(*this, std::move(session));
-    }
+    if (std::unique_ptr<Session> session = takeIdle(dead)) return Lease(*this, std::move(session));
     if (!failure_.empty() &&
         std::chrono::steady_clock::now() - failedAt_ < options_.retryAfterFailure) {
         throw Error(static_cast<Code>(failureCode_), failure_);
@@ -81,6 +102,14 @@ ConnectionPool::Lease ConnectionPool::borrow() {
         returned_.notify_one();
         throw error;
     }
+}
+
+std::optional<ConnectionPool::Lease> ConnectionPool::tryBorrow() {
+    std::vector<std::unique_ptr<Session>> dead;  // closed with no lock held
+    std::lock_guard lock(mutex_);
+    std::unique_ptr<Session> session = takeIdle(dead);
+    if (!session) return std::nullopt;
+    return std::optional<Lease>(std::in_place, *this, std::move(session));
 }
 
 void ConnectionPool::giveBack(std::unique_ptr<Session> session, bool broken) noexcept {

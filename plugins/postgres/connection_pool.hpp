@@ -5,14 +5,14 @@
 //   Size: at most `size` connections exist at once (idle + borrowed). None
 //     is opened before the first borrow, so a store can be created while
 //     the server is down.
-//   borrow(): an idle connection, else a new one (when fewer than `size`
-//     exist), else waits up to `waitTimeout` for one to come back
-//     (DEADLINE_EXCEEDED after that). Connecting runs outside the pool's
-//     lock and is bounded by the conninfo's connect_timeout. A failed
-//     connect throws UNAVAILABLE "postgres host:port: cannot connect: ..."
-//     (UNAUTHENTICATED for a rejected password); for `retryAfterFailure`
-//     after it, further connects fail at once with the same error instead of
-//     each waiting out a connect timeout.
+//   borrow(): an idle connection (one whose socket shows the server closed
+//     it is closed instead, so a restart costs no failed call), else a new one (when fewer than
+//     `size` exist), else waits up to `waitTimeout` for one to come back (DEADLINE_EXCEEDED after
+//     that). tryBorrow(): an idle connection at once, or nullopt; it never waits and never
+//     connects. Connecting runs outside the pool's lock and is bounded by the conninfo's
+//     connect_timeout. A failed connect throws UNAVAILABLE "postgres host:port: cannot connect:
+//     ..." (UNAUTHENTICATED for a rejected password); for `retryAfterFailure` after it, further
+//     connects fail at once with the same error instead of each waiting out a connect timeout.
 //   Each new connection runs `SET statement_timeout = <ms>` and
 //     `SET client_min_messages = warning`, and forwards any server notice to
 //     `notice` (the plugin never writes to stderr).
@@ -37,6 +37,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -53,6 +54,9 @@ class Session {
     Session& operator=(const Session&) = delete;
 
     pqxx::connection& connection() noexcept { return *connection_; }
+    /// For an idle connection: false when it is closed or its socket has
+    /// something to read (the server closed it, or sent what nobody asked).
+    bool idleHealthy() const noexcept;
 
     /// Define statement `name` on this connection unless it already is;
     /// `sql` is called only when it is not.
@@ -107,10 +111,14 @@ class ConnectionPool {
     ConnectionPool& operator=(const ConnectionPool&) = delete;
 
     Lease borrow();
+    std::optional<Lease> tryBorrow();
     const std::string& label() const noexcept { return options_.label; }
 
  private:
     void giveBack(std::unique_ptr<Session> session, bool broken) noexcept;
+    /// A healthy idle session, or null; unhealthy ones go to `dead` (to be
+    /// closed by the caller with no lock held). Call with mutex_ held.
+    std::unique_ptr<Session> takeIdle(std::vector<std::unique_ptr<Session>>& dead);
 
     const Options options_;
     std::mutex mutex_;

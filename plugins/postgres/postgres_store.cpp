@@ -132,13 +132,13 @@ std::string PostgresStore::effectiveTable(std::string_view table) const {
 // --- dispatch and retries -------------------------------------------------
 
 template <typename Job>
-void PostgresStore::runJob(driver::Done& done, Job& job) noexcept {
+void PostgresStore::runJob(driver::Done& done, Job& job, Borrowed& lease) noexcept {
     if (closing_) {
         done.fail(Code::kCancelled, label_ + "the store is shutting down");
         return;
     }
     try {
-        job(done);
+        job(done, lease);
     } catch (const Error& e) {
         done.fail(e.code(), e.what());
     } catch (const std::bad_alloc&) {
@@ -153,16 +153,30 @@ void PostgresStore::runJob(driver::Done& done, Job& job) noexcept {
 template <typename Job>
 void PostgresStore::dispatch(driver::Done& done, Job job) {
     if (WorkerPool::onWorkerThread()) {
-        runJob(done, job);
+        Borrowed none;
+        runJob(done, job, none);
+        return;
+    }
+    // An idle connection means no wait: the statement on this thread costs
+    // less than two thread wake-ups.
+    if (Borrowed lease = pool_->tryBorrow()) {
+        runJob(done, job, lease);
         return;
     }
     workers_->submit([this, d = driver::Done(std::move(done)), job = std::move(job)]() mutable {
-        runJob(d, job);
+        Borrowed none;
+        runJob(d, job, none);
     });
 }
 
 template <typename Body>
 std::invoke_result_t<Body&, Session&> PostgresStore::withSession(Body&& body) {
+    Borrowed none;
+    return withSession(none, std::forward<Body>(body));
+}
+
+template <typename Body>
+std::invoke_result_t<Body&, Session&> PostgresStore::withSession(Borrowed& first, Body&& body) {
     int lost = 0;
     int conflicts = 0;
     for (;;) {
@@ -173,9 +187,19 @@ std::invoke_result_t<Body&, Session&> PostgresStore::withSession(Body&& body) {
             std::this_thread::sleep_for(
                 std::chrono::milliseconds(1 + static_cast<int>(random() % ceiling)));
         }
-        ConnectionPool::Lease lease = pool_->borrow();
+        ConnectionPool::Lease lease = [&] {
+            if (!first) return pool_->borrow();
+            ConnectionPool::Lease given = std::move(*first);
+            first.reset();
+            return given;
+        }();
         try {
             return body(lease.session());
+        } catch (const ChangeInDoubt& e) {
+            lease.discard();
+            throw Error(Code::kUnavailable,
+                        label_ + "connection lost during a write: the change may or may not " +
+                            "have been applied (" + e.reason + ")");
         } catch (const pqxx::in_doubt_error& e) {
             lease.discard();
             throw Error(Code::kUnavailable,
@@ -248,6 +272,11 @@ void PostgresStore::ensureCreated(Session& session, Table& t) {
             if (!catalogReady_.load(std::memory_order_acquire)) {
                 tx.exec0(sql::createCatalogSchema());
                 tx.exec0(sql::createCatalogTable());
+                // A schema made before the sequence existed kept each
+                // table's counter in the catalog: start above all of them,
+                // so no version is ever handed out twice.
+                const auto highest = tx.exec1(sql::highestCatalogVersion())[0].as<std::int64_t>();
+                tx.exec0(sql::createVersionSequence(highest + 1));
             }
             tx.exec0(sql::createSchema(t.quotedSchema));
             tx.exec0(sql::createTable(t.qualified));
@@ -288,8 +317,8 @@ void PostgresStore::read(const driver::StoreQuery& query, driver::RecordSink& ou
     q.limit = query.limit;
     q.offset = query.offset;
     // The caller keeps the sink's context alive until the completion runs.
-    dispatch(done, [this, q = std::move(q), sink = out](driver::Done& d) mutable {
-        readNow(q, sink, d);
+    dispatch(done, [this, q = std::move(q), sink = out](driver::Done& d, Borrowed& lease) mutable {
+        readNow(q, sink, d, lease);
     });
 }
 
@@ -352,9 +381,11 @@ std::vector<PostgresStore::Row> PostgresStore::fetch(Session& session, Table& t,
     return rows;
 }
 
-void PostgresStore::readNow(const Query& q, driver::RecordSink& out, driver::Done& done) {
-    std::vector<Row> rows = withSession(
-        [&](Session& session) { return fetch(session, table(q.database, q.table, session), q); });
+void PostgresStore::readNow(const Query& q, driver::RecordSink& out, driver::Done& done,
+                            Borrowed& lease) {
+    std::vector<Row> rows = withSession(lease, [&](Session& session) {
+        return fetch(session, table(q.database, q.table, session), q);
+    });
     // The connection is back in the pool: the sink may call into the store.
     const bool exact = (q.flags & (MICRO_STORE_PREFIX | MICRO_STORE_SUFFIX)) == 0;
     if (exact) {
@@ -437,15 +468,16 @@ void PostgresStore::write(std::string_view database, std::string_view table,
         pending.push_back(std::move(p));
     }
     dispatch(done, [this, db = std::move(db), tbl = std::move(tbl), pending = std::move(pending)](
-                       driver::Done& d) { writeNow(db, tbl, pending, d); });
+                       driver::Done& d, Borrowed& lease) { writeNow(db, tbl, pending, d, lease); });
 }
 
 void PostgresStore::writeNow(const std::string& database, const std::string& tableName,
-                             const std::vector<PendingRecord>& records, driver::Done& done) {
+                             const std::vector<PendingRecord>& records, driver::Done& done,
+                             Borrowed& lease) {
     WriteOutcome outcome;
     for (int attempt = 0;; ++attempt) {
         try {
-            outcome = withSession([&](Session& session) {
+            outcome = withSession(lease, [&](Session& session) {
                 Table& t = table(database, tableName, session);
                 ensureCreated(session, t);
                 return writeBatch(session, t, records);
@@ -470,60 +502,69 @@ PostgresStore::WriteOutcome PostgresStore::writeBatch(Session& session, Table& t
     const std::int64_t now = unixNowMs();
     const std::string versionOf = t.statementPrefix + "ver";
     const std::string upsert = t.statementPrefix + "put";
-    session.prepare("micro_alloc", [] { return sql::allocateVersions(); });
-    session.prepare(versionOf, [&] { return sql::liveVersion(t.qualified); });
+    const std::string ifAbsent = t.statementPrefix + "new";
+    const std::string ifVersion = t.statementPrefix + "cas";
     session.prepare(upsert, [&] { return sql::upsert(t.qualified); });
-    try {
-        pqxx::work tx(session.connection());
-        // The catalog row is the table's write lock: from here on no other
-        // change to this table commits until this transaction ends, and
-        // each statement below sees every change committed before.
-        const pqxx::result allocated = tx.exec_prepared("micro_alloc", t.database, t.name,
-                                                        static_cast<std::int64_t>(records.size()));
-        if (allocated.empty()) throw TableMissing{};
-        const auto last = allocated[0][0].as<std::int64_t>();
-        const std::int64_t first = last - static_cast<std::int64_t>(records.size()) + 1;
-
-        // Versions this batch gives its keys, so a key repeated in the batch
-        // is checked against its earlier entry, not the stored record.
-        std::map<std::string_view, std::uint64_t> given;
-        for (std::size_t i = 0; i < records.size(); ++i) {
-            const PendingRecord& r = records[i];
-            if (r.expectedVersion != MICRO_VERSION_ANY) {
-                std::uint64_t current = 0;
-                if (auto g = given.find(r.key); g != given.end()) {
-                    current = g->second;
-                } else {
-                    const pqxx::result v = tx.exec_prepared(versionOf, bytes(r.key), now);
-                    if (!v.empty())
-                        current = static_cast<std::uint64_t>(v[0][0].as<std::int64_t>());
-                }
-                const bool ok = r.expectedVersion == MICRO_VERSION_ABSENT
-                                    ? current == 0
-                                    : current == r.expectedVersion;
-                if (!ok) {
-                    tx.abort();
-                    return {0,
-                            "version conflict on key '" + printable(r.key) + "' in " + t.database +
-                                "/" + t.name + ": expected " + versionText(r.expectedVersion) +
-                                ", found " +
-                                (current == 0 ? std::string("absent") : std::to_string(current))};
-                }
-            }
-            given[r.key] = static_cast<std::uint64_t>(first + static_cast<std::int64_t>(i));
+    bool conditional = false;
+    for (const PendingRecord& r : records) conditional |= r.expectedVersion != MICRO_VERSION_ANY;
+    if (conditional) {
+        session.prepare(versionOf, [&] { return sql::liveVersion(t.qualified); });
+        session.prepare(ifAbsent, [&] { return sql::insertIfAbsent(t.qualified); });
+        session.prepare(ifVersion, [&] { return sql::updateIfVersion(t.qualified); });
+    }
+    // One statement per record; each compare-and-set is part of its
+    // statement (checked on the locked row), so a key repeated in a batch is
+    // checked against its earlier entry. One record is one autocommit
+    // statement; a batch is one transaction.
+    auto writeOne = [&](auto& tx, const PendingRecord& r) -> pqxx::result {
+        if (r.expectedVersion == MICRO_VERSION_ANY) {
+            return tx.exec_prepared(upsert, bytes(r.key), bytes(r.value), bytes(r.metadata),
+                                    r.expiryUnixMs);
         }
-        for (std::size_t i = 0; i < records.size(); ++i) {
-            const PendingRecord& r = records[i];
-            tx.exec_prepared(upsert, bytes(r.key), bytes(r.value), bytes(r.metadata),
-                             r.expiryUnixMs, first + static_cast<std::int64_t>(i));
+        if (r.expectedVersion == MICRO_VERSION_ABSENT) {
+            return tx.exec_prepared(ifAbsent, bytes(r.key), bytes(r.value), bytes(r.metadata),
+                                    r.expiryUnixMs, now);
+        }
+        return tx.exec_prepared(ifVersion, bytes(r.key), bytes(r.value), bytes(r.metadata),
+                                r.expiryUnixMs, clampToInt64(r.expectedVersion), now);
+    };
+    auto conflict = [&](auto& tx, const PendingRecord& r) {
+        // Only for the message: what the key holds now.
+        const pqxx::result v = tx.exec_prepared(versionOf, bytes(r.key), now);
+        const std::uint64_t current =
+            v.empty() ? 0 : static_cast<std::uint64_t>(v[0][0].as<std::int64_t>());
+        return "version conflict on key '" + printable(r.key) + "' in " + t.database + "/" +
+               t.name + ": expected " + versionText(r.expectedVersion) + ", found " +
+               (current == 0 ? std::string("absent") : std::to_string(current));
+    };
+    try {
+        if (records.size() == 1) {
+            pqxx::nontransaction tx(session.connection());
+            const pqxx::result written = [&] {
+                try {
+                    return writeOne(tx, records[0]);
+                } catch (const pqxx::broken_connection& e) {
+                    throw ChangeInDoubt{firstLine(e.what())};
+                }
+            }();
+            if (written.empty()) return {0, conflict(tx, records[0])};
+            return {static_cast<std::uint64_t>(written[0][0].as<std::int64_t>()), ""};
+        }
+        pqxx::work tx(session.connection());
+        std::uint64_t last = 0;
+        for (const PendingRecord& r : records) {
+            const pqxx::result written = writeOne(tx, r);
+            if (written.empty()) {
+                std::string message = conflict(tx, r);
+                tx.abort();
+                return {0, std::move(message)};
+            }
+            last = static_cast<std::uint64_t>(written[0][0].as<std::int64_t>());
         }
         tx.commit();
-        return {static_cast<std::uint64_t>(last), ""};
-    } catch (const TableMissing&) {
-        t.created = false;
-        catalogReady_ = false;
-        throw;
+        return {last, ""};
     } catch (const pqxx::sql_error& e) {
+        // 42P01: the table, or the version sequence, was dropped by hand.
         if (!undefinedTable(e.sqlstate())) throw;
         t.created = false;
         catalogReady_ = false;
@@ -545,23 +586,27 @@ void PostgresStore::erase(std::string_view database, std::string_view table, std
                                                 " bytes exceeds the " +
                                                 std::to_string(kMaxKeyBytes) + "-byte key limit");
     }
-    dispatch(done, [this, db = std::move(db), tbl = std::move(tbl),
-                    k = std::string(key)](driver::Done& d) { eraseNow(db, tbl, k, d); });
+    dispatch(done, [this, db = std::move(db), tbl = std::move(tbl), k = std::string(key)](
+                       driver::Done& d, Borrowed& lease) { eraseNow(db, tbl, k, d, lease); });
 }
 
 void PostgresStore::eraseNow(const std::string& database, const std::string& tableName,
-                             const std::string& key, driver::Done& done) {
-    const bool erased = withSession([&](Session& session) {
+                             const std::string& key, driver::Done& done, Borrowed& lease) {
+    const bool erased = withSession(lease, [&](Session& session) {
         Table& t = table(database, tableName, session);
         const std::string remove = t.statementPrefix + "del";
-        session.prepare("micro_lock", [] { return sql::lockTable(); });
         session.prepare(remove, [&] { return sql::eraseKey(t.qualified); });
         const std::int64_t now = unixNowMs();
         try {
-            pqxx::work tx(session.connection());
-            if (tx.exec_prepared("micro_lock", t.database, t.name).empty()) return false;
-            const pqxx::result r = tx.exec_prepared(remove, bytes(key));
-            tx.commit();
+            // One statement: atomic on its own, no transaction needed.
+            pqxx::nontransaction tx(session.connection());
+            const pqxx::result r = [&] {
+                try {
+                    return tx.exec_prepared(remove, bytes(key));
+                } catch (const pqxx::broken_connection& e) {
+                    throw ChangeInDoubt{firstLine(e.what())};
+                }
+            }();
             // An expired record is removed too, but it was already gone.
             return !r.empty() && liveAt(r[0][0].as<std::int64_t>(), now);
         } catch (const pqxx::sql_error& e) {
@@ -627,18 +672,14 @@ void PostgresStore::sweepOnce() {
             const std::string sweep = t.statementPrefix + "sweep";
             session.prepare(probe, [&] { return sql::probeExpired(t.qualified); });
             session.prepare(sweep, [&] { return sql::deleteExpired(t.qualified); });
-            session.prepare("micro_lock", [] { return sql::lockTable(); });
             const std::int64_t now = unixNowMs();
             try {
-                {
-                    // Most rounds find nothing: look before taking the lock.
-                    pqxx::nontransaction look(session.connection());
-                    if (look.exec_prepared(probe, now).empty()) return 0;
-                }
-                pqxx::work tx(session.connection());
-                if (tx.exec_prepared("micro_lock", t.database, t.name).empty()) return 0;
+                // Most rounds find nothing: look before deleting. The DELETE
+                // checks expiry again on each row it locks, so a record
+                // rewritten meanwhile (live again) stays.
+                pqxx::nontransaction tx(session.connection());
+                if (tx.exec_prepared(probe, now).empty()) return 0;
                 const pqxx::result r = tx.exec_prepared(sweep, now);
-                tx.commit();
                 return static_cast<std::int64_t>(r.affected_rows());
             } catch (const pqxx::sql_error& e) {
                 if (undefinedTable(e.sqlstate())) return 0;

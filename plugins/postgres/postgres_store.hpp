@@ -32,15 +32,20 @@
 //     offset apply to that order. Expired records are never returned; every
 //     instance deletes the expired records of every table in the catalog
 //     every sweep_ms (one background thread).
-//   Versions and writes: a batch is one transaction that first locks the
-//     table's catalog row and takes its versions from there, then checks
-//     every compare-and-set (a key repeated in the batch against its
-//     earlier entry; an expired record counts as absent), then upserts. On
-//     a conflict nothing changes and the call completes with ABORTED
-//     naming the key. Versions grow on every write of a table, in commit
-//     order, and are never reused (even after an erase or an expiry), across
-//     processes. Serialisation failures and deadlocks are retried up to 5
-//     times before ABORTED.
+//   Versions and writes: every record written takes a new version from one
+//     sequence (sql.hpp), inside the statement that writes it, once that
+//     statement holds the record's row lock. A write of one record is one
+//     autocommit statement: an upsert, or for a compare-and-set an UPDATE
+//     ... WHERE version = expected (an INSERT ... ON CONFLICT DO UPDATE
+//     WHERE the old row expired, for "absent"). A batch runs the same
+//     statements in one transaction, in order, so a key repeated in the
+//     batch is checked against its earlier entry. When a compare-and-set
+//     matches no row nothing changes and the call completes with ABORTED
+//     naming the key (an expired record counts as absent). Versions grow on
+//     every write of a key, in commit order, and are never reused (even
+//     after an erase or an expiry), across processes; writes to different
+//     keys share no lock. Serialisation failures and deadlocks are retried
+//     up to 5 times before ABORTED.
 //   Failures (errors.hpp): while the server is down every call completes
 //     with UNAVAILABLE "postgres host:port: ..." within about
 //     connect_timeout_ms; a statement is cut at statement_timeout_ms
@@ -49,14 +54,17 @@
 //     new one, so the store recovers by itself when the server is back. A
 //     connection lost during COMMIT completes with UNAVAILABLE saying the
 //     write may or may not have been applied.
-//   Threads: every call is [non-blocking]: it checks its arguments on the
-//     caller's thread (INVALID_ARGUMENT completes at once), copies them and
-//     queues the work on the driver's pool_size worker threads, each of
-//     which borrows one pooled connection; the completion runs on a worker.
-//     A call made from a worker (a sink or completion calling back into a
-//     store) runs inline on that worker. Sinks and completions run with no
-//     lock held and no connection borrowed. The destructor completes calls
-//     still queued with CANCELLED, stops the sweeper and joins every thread.
+//   Threads: every call checks its arguments on the caller's thread
+//     (INVALID_ARGUMENT completes at once) and copies them. When a pooled
+//     connection is idle at that moment the call runs its statements on the
+//     caller's thread and completes before returning (no hop to another
+//     thread); otherwise it is queued on the driver's pool_size worker
+//     threads, each of which borrows one pooled connection, and the
+//     completion runs on a worker. A call made from a worker (a sink or
+//     completion calling back into a store) runs inline on that worker.
+//     Sinks and completions run with no lock held and no connection
+//     borrowed. The destructor completes calls still queued with
+//     CANCELLED, stops the sweeper and joins every thread.
 #pragma once
 
 #include <micro/driver/store.hpp>
@@ -67,6 +75,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -134,16 +143,27 @@ class PostgresStore {
         std::uint64_t lastVersion = 0;
         std::string conflict;  ///< non-empty: nothing was written
     };
+    /// The connection broke while an autocommit statement that changes
+    /// records was out: it may or may not have been applied, so it must not
+    /// be retried (withSession reports UNAVAILABLE saying so).
+    struct ChangeInDoubt {
+        std::string reason;
+    };
     /// The table vanished behind this instance's back (dropped by hand):
     /// forget that it exists and create it again.
     struct TableMissing {};
 
-    /// Run `job(done)` now when on a worker thread, else queue it; either
-    /// way `done` completes exactly once with what the job did or threw.
+    /// A connection lent to one call before it runs; empty otherwise.
+    using Borrowed = std::optional<ConnectionPool::Lease>;
+
+    /// Run `job(done, lease)` now when on a worker thread (empty lease) or
+    /// when a pooled connection is idle (lease holds it), else queue it on a
+    /// worker (empty lease); either way `done` completes exactly once with
+    /// what the job did or threw.
     template <typename Job>
     void dispatch(driver::Done& done, Job job);
     template <typename Job>
-    void runJob(driver::Done& done, Job& job) noexcept;
+    void runJob(driver::Done& done, Job& job, Borrowed& lease) noexcept;
 
     /// Run `body(session)` on a borrowed connection, translating libpqxx
     /// failures (errors.hpp) and retrying: once on a fresh connection when
@@ -151,18 +171,21 @@ class PostgresStore {
     /// or deadlock.
     template <typename Body>
     std::invoke_result_t<Body&, Session&> withSession(Body&& body);
+    /// The same, first on `first` when it holds a connection (taken from it).
+    template <typename Body>
+    std::invoke_result_t<Body&, Session&> withSession(Borrowed& first, Body&& body);
 
     Table& table(std::string_view database, std::string_view name, Session& session);
     void ensureCreated(Session& session, Table& table);
 
-    void readNow(const Query& query, driver::RecordSink& out, driver::Done& done);
+    void readNow(const Query& query, driver::RecordSink& out, driver::Done& done, Borrowed& lease);
     std::vector<Row> fetch(Session& session, Table& table, const Query& query);
     void writeNow(const std::string& database, const std::string& table,
-                  const std::vector<PendingRecord>& records, driver::Done& done);
+                  const std::vector<PendingRecord>& records, driver::Done& done, Borrowed& lease);
     WriteOutcome writeBatch(Session& session, Table& table,
                             const std::vector<PendingRecord>& records);
     void eraseNow(const std::string& database, const std::string& table, const std::string& key,
-                  driver::Done& done);
+                  driver::Done& done, Borrowed& lease);
     void sweepLoop() noexcept;
     void sweepOnce();
 

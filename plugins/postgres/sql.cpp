@@ -19,14 +19,12 @@ std::string registerTable() {
            "VALUES ($1, $2, 0) ON CONFLICT (database_name, table_name) DO NOTHING";
 }
 
-std::string allocateVersions() {
-    return "UPDATE micro.tables SET last_version = last_version + $3 "
-           "WHERE database_name = $1 AND table_name = $2 RETURNING last_version";
+std::string highestCatalogVersion() {
+    return "SELECT COALESCE(MAX(last_version), 0) FROM micro.tables";
 }
 
-std::string lockTable() {
-    return "SELECT last_version FROM micro.tables "
-           "WHERE database_name = $1 AND table_name = $2 FOR UPDATE";
+std::string createVersionSequence(std::int64_t start) {
+    return "CREATE SEQUENCE IF NOT EXISTS micro.versions START WITH " + std::to_string(start);
 }
 
 std::string listTables() {
@@ -48,12 +46,35 @@ std::string liveVersion(const std::string& qualified) {
     return "SELECT version FROM " + qualified + " WHERE key = $1 AND " + kLive;
 }
 
+namespace {
+// Evaluated once the row is locked (ON CONFLICT DO UPDATE and UPDATE take
+// the row lock before computing SET), so of two writes to one key the one
+// that commits later always gets the larger version.
+const char* const kNextVersion = "nextval('micro.versions')";
+
+std::string insertRow(const std::string& qualified) {
+    return std::string("INSERT INTO ") + qualified +
+           " AS r (key, value, metadata, expiry_ms, version) VALUES ($1, $2, $3, $4, " +
+           kNextVersion +
+           ") ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+           "metadata = excluded.metadata, expiry_ms = excluded.expiry_ms, version = " +
+           kNextVersion;
+}
+}  // namespace
+
 std::string upsert(const std::string& qualified) {
-    return "INSERT INTO " + qualified +
-           " (key, value, metadata, expiry_ms, version) VALUES ($1, $2, $3, $4, $5) "
-           "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
-           "metadata = excluded.metadata, expiry_ms = excluded.expiry_ms, "
-           "version = excluded.version";
+    return insertRow(qualified) + " RETURNING version";
+}
+
+std::string insertIfAbsent(const std::string& qualified) {
+    return insertRow(qualified) + " WHERE r.expiry_ms <> 0 AND r.expiry_ms <= $5 RETURNING version";
+}
+
+std::string updateIfVersion(const std::string& qualified) {
+    return "UPDATE " + qualified +
+           " SET value = $2, metadata = $3, expiry_ms = $4, version = " + kNextVersion +
+           " WHERE key = $1 AND version = $5 AND (expiry_ms = 0 OR expiry_ms > $6) "
+           "RETURNING version";
 }
 
 namespace {
@@ -73,7 +94,9 @@ std::string readRange(const std::string& qualified, const RangeShape& shape) {
     if (shape.lower) out += " AND key >= $" + std::to_string(next++);
     if (shape.upper) out += " AND key < $" + std::to_string(next++);
     if (shape.suffix) {
-        const std::string s = "$" + std::to_string(next++) + "::BYTEA";
+        std::string s(1, '$');
+        s += std::to_string(next++);
+        s += "::BYTEA";
         out += " AND length(key) >= length(" + s + ") AND substring(key, length(key) - length(" +
                s + ") + 1) = " + s;
     }

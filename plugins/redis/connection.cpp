@@ -3,6 +3,8 @@
 #include <micro/error.hpp>
 
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/time.h>
 
 #include <vector>
@@ -137,16 +139,25 @@ void Connection::failIo(std::string_view what) {
 
 Reply Connection::send(std::span<const std::string_view> argv, std::string_view what) {
     if (broken_) throw Error(Code::kUnavailable, prefix(endpoint_, what) + "connection is broken");
-    std::vector<const char*> pointers;
-    std::vector<std::size_t> lengths;
-    pointers.reserve(argv.size());
-    lengths.reserve(argv.size());
-    for (std::string_view a : argv) {
-        pointers.push_back(a.data());
-        lengths.push_back(a.size());
+    // Most commands have a few arguments: no allocation for those.
+    constexpr std::size_t kInline = 16;
+    std::array<const char*, kInline> fewPointers;
+    std::array<std::size_t, kInline> fewLengths;
+    std::vector<const char*> manyPointers;
+    std::vector<std::size_t> manyLengths;
+    const char** pointers = fewPointers.data();
+    std::size_t* lengths = fewLengths.data();
+    if (argv.size() > kInline) {
+        manyPointers.resize(argv.size());
+        manyLengths.resize(argv.size());
+        pointers = manyPointers.data();
+        lengths = manyLengths.data();
     }
-    void* raw = redisCommandArgv(context_.get(), static_cast<int>(argv.size()), pointers.data(),
-                                 lengths.data());
+    for (std::size_t i = 0; i < argv.size(); ++i) {
+        pointers[i] = argv[i].data();
+        lengths[i] = argv[i].size();
+    }
+    void* raw = redisCommandArgv(context_.get(), static_cast<int>(argv.size()), pointers, lengths);
     if (raw == nullptr) failIo(what);
     Reply reply(static_cast<redisReply*>(raw));
     if (reply->type == REDIS_REPLY_ERROR && errorText(*reply).starts_with("ERR Protocol error")) {
@@ -197,6 +208,24 @@ Reply Connection::eval(ScriptId id, std::span<const std::string> keys,
                          errorText(*reply));
     }
     return reply;
+}
+
+ScopedSigpipeBlock::ScopedSigpipeBlock() noexcept {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigset_t old;
+    if (pthread_sigmask(SIG_BLOCK, &set, &old) == 0) wasBlocked_ = sigismember(&old, SIGPIPE) == 1;
+}
+
+ScopedSigpipeBlock::~ScopedSigpipeBlock() {
+    if (wasBlocked_) return;
+    sigset_t pending;
+    if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) discardPendingSigpipe();
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
 }
 
 bool Connection::idleHealthy() const noexcept {

@@ -97,6 +97,24 @@ class Connection {
     bool broken_ = false;
 };
 
+/// Blocks SIGPIPE in the calling thread's mask for its lifetime, so that a
+/// round trip may run on a thread the driver does not own (a store call
+/// made when a connection is free runs on its caller's thread): a write to
+/// a closed socket then fails with EPIPE instead of ending the process. On
+/// destruction a SIGPIPE left pending is consumed and the thread's mask is
+/// restored. A thread that already blocks SIGPIPE (the driver's workers)
+/// keeps it blocked. Not copyable; used by one thread, on its stack.
+class ScopedSigpipeBlock {
+ public:
+    ScopedSigpipeBlock() noexcept;
+    ~ScopedSigpipeBlock();
+    ScopedSigpipeBlock(const ScopedSigpipeBlock&) = delete;
+    ScopedSigpipeBlock& operator=(const ScopedSigpipeBlock&) = delete;
+
+ private:
+    bool wasBlocked_ = true;
+};
+
 /// The micro::Error for an error reply `message` from `endpoint` (see the
 /// contract for the mapping), prefixed "redis ENDPOINT: WHAT: ".
 [[noreturn]] void throwServerError(std::string_view endpoint, std::string_view what,

@@ -60,6 +60,24 @@ ConnectionPool::Lease ConnectionPool::borrow() {
     }
 }
 
+std::optional<ConnectionPool::Lease> ConnectionPool::tryBorrow() {
+    std::vector<std::unique_ptr<Connection>> stale;  // closed with no lock held
+    std::unique_lock lock(mutex_);
+    while (!idle_.empty()) {
+        std::unique_ptr<Connection> c = std::move(idle_.back());
+        idle_.pop_back();
+        if (c->generation == generation_ && c->idleHealthy()) {
+            lock.unlock();
+            return std::optional<Lease>(std::in_place, *this, std::move(c));
+        }
+        stale.push_back(std::move(c));
+        --open_;
+    }
+    lock.unlock();
+    if (!stale.empty()) returned_.notify_all();  // their slots are free to connect again
+    return std::nullopt;
+}
+
 void ConnectionPool::giveBack(std::unique_ptr<Connection> connection) noexcept {
     {
         std::lock_guard lock(mutex_);

@@ -11,6 +11,9 @@
 //     back, then fails with UNAVAILABLE naming the pool size. Connecting
 //     fails as Connection::open does (UNAVAILABLE while the server is down,
 //     within connect_timeout).
+//   tryBorrow(): an idle, healthy connection or nothing; never waits and
+//     never connects (for running a call on its caller's thread only when
+//     that costs no wait).
 //   Healing: a connection that broke (I/O error, timeout) is closed when it
 //     comes back, and every connection opened before the failure is closed
 //     instead of being lent again (the server probably restarted, so they
@@ -26,6 +29,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,6 +64,8 @@ class ConnectionPool {
     };
 
     Lease borrow();
+    /// An idle connection at once, or nullopt (see the contract).
+    std::optional<Lease> tryBorrow();
     /// "host:port", for messages.
     const std::string& endpoint() const noexcept { return endpoint_; }
     std::size_t size() const noexcept { return size_; }

@@ -2,25 +2,46 @@
 
 namespace micro::redis {
 
+namespace {
+void appendBase(std::string& out, std::string_view database, std::string_view table) {
+    out += "micro:{";
+    out += std::to_string(database.size());
+    out += ':';
+    out += database;
+    out += ':';
+    out += std::to_string(table.size());
+    out += ':';
+    out += table;
+    out += "}:";
+}
+}  // namespace
+
 TableKeys::TableKeys(std::string_view database, std::string_view table) {
-    std::string base = "micro:{";
-    base += std::to_string(database.size());
-    base += ':';
-    base += database;
-    base += ':';
-    base += std::to_string(table.size());
-    base += ':';
-    base += table;
-    base += "}:";
+    std::string base;
+    appendBase(base, database, table);
     recordPrefix_ = base + "r:";
     index_ = base + "idx";
     expiries_ = base + "exp";
     versions_ = base + "ver";
 }
 
+std::string TableKeys::recordKey(std::string_view database, std::string_view table,
+                                 std::string_view key) {
+    std::string out;
+    out.reserve(32 + database.size() + table.size() + key.size());
+    appendBase(out, database, table);
+    out += "r:";
+    out += key;
+    return out;
+}
+
 std::string lexMin(std::string_view prefix) {
     if (prefix.empty()) return "-";
-    return "[" + std::string(prefix);
+    std::string bound;
+    bound.reserve(prefix.size() + 1);
+    bound += '[';
+    bound += prefix;
+    return bound;
 }
 
 std::string lexMax(std::string_view prefix) {
@@ -31,7 +52,8 @@ std::string lexMax(std::string_view prefix) {
     while (!bound.empty() && static_cast<unsigned char>(bound.back()) == 0xff) bound.pop_back();
     if (bound.empty()) return "+";
     bound.back() = static_cast<char>(static_cast<unsigned char>(bound.back()) + 1);
-    return "(" + bound;
+    bound.insert(bound.begin(), '(');
+    return bound;
 }
 
 }  // namespace micro::redis

@@ -31,6 +31,9 @@ class TableKeys {
     TableKeys(std::string_view database, std::string_view table);
 
     std::string record(std::string_view key) const { return recordPrefix_ + std::string(key); }
+    /// record(key) of table (database, table), without building the rest.
+    static std::string recordKey(std::string_view database, std::string_view table,
+                                 std::string_view key);
     const std::string& recordPrefix() const noexcept { return recordPrefix_; }
     const std::string& index() const noexcept { return index_; }
     const std::string& expiries() const noexcept { return expiries_; }

@@ -2,6 +2,7 @@
 
 #include <micro/error.hpp>
 
+#include <array>
 #include <limits>
 #include <new>
 #include <vector>
@@ -28,8 +29,18 @@ std::int64_t boundedInt(const driver::Config& config, std::string_view key, std:
     return v;
 }
 
+// 0 never expires; a time at or before the epoch is simply past.
+std::string expiryArg(std::int64_t expiryUnixMs) {
+    return std::to_string(expiryUnixMs == 0 ? 0 : expiryUnixMs < 0 ? 1 : expiryUnixMs);
+}
+
 std::string describe(std::string_view database, std::string_view table) {
-    return "'" + printable(database) + "/" + printable(table) + "'";
+    std::string out(1, '\'');
+    out += printable(database);
+    out += '/';
+    out += printable(table);
+    out += '\'';
+    return out;
 }
 
 std::string_view text(const redisReply& r) noexcept {
@@ -50,10 +61,17 @@ struct Fields {
 };
 
 /// Decode and emit one record; DATA_LOSS naming it when a field is bad.
-void emitRecord(const Fields& f, const std::string& endpoint, const std::string& where,
+/// The table as messages name it: "database/table", built only on failure.
+struct Where {
+    std::string_view database;
+    std::string_view table;
+};
+
+void emitRecord(const Fields& f, const std::string& endpoint, const Where& where,
                 driver::RecordSink& out, std::vector<micro_kv>& scratch) {
     auto fail = [&](std::string_view field) {
-        malformed(endpoint, "record '" + printable(f.key) + "' in " + where + " has a malformed " +
+        malformed(endpoint, "record '" + printable(f.key) + "' in " +
+                                describe(where.database, where.table) + " has a malformed " +
                                 std::string(field) + " field");
     };
     auto isString = [](const redisReply* r) {
@@ -121,8 +139,37 @@ std::string RedisStore::resolve(std::string_view name, const std::string& fallba
     return std::string(name);
 }
 
+namespace {
+
+/// Run `f`; an exception completes `done` with its code instead.
+template <typename F>
+void completing(driver::Done& done, F&& f) noexcept {
+    try {
+        f();
+    } catch (const Error& e) {
+        done.fail(e.code(), e.what());
+    } catch (const std::bad_alloc&) {
+        done.fail(Code::kResourceExhausted, "out of memory");
+    } catch (const std::exception& e) {
+        done.fail(Code::kInternal, e.what());
+    } catch (...) {
+        done.fail(Code::kInternal, "unknown exception");
+    }
+}
+
+}  // namespace
+
 template <typename Body>
-void RedisStore::submit(driver::Done& done, Body body) {
+void RedisStore::run(driver::Done& done, Body body) {
+    if (!workers_.onWorkerThread()) {
+        // An idle connection means no wait: the round trip on this thread
+        // costs less than two thread wake-ups.
+        Borrowed lease = pool_.tryBorrow();
+        if (lease) {
+            completing(done, [&] { body(lease, done); });
+            return;
+        }
+    }
     const auto queued = std::chrono::steady_clock::now();
     workers_.submit(Task([this, queued, done = std::move(done), body = std::move(body)]() mutable {
         const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -136,18 +183,18 @@ void RedisStore::submit(driver::Done& done, Body body) {
                           " ms); nothing was sent");
             return;
         }
-        try {
-            body(done);
-        } catch (const Error& e) {
-            done.fail(e.code(), e.what());
-        } catch (const std::bad_alloc&) {
-            done.fail(Code::kResourceExhausted, "out of memory");
-        } catch (const std::exception& e) {
-            done.fail(Code::kInternal, e.what());
-        } catch (...) {
-            done.fail(Code::kInternal, "unknown exception");
-        }
+        Borrowed lease;
+        completing(done, [&] { body(lease, done); });
     }));
+}
+
+template <typename Fn>
+Reply RedisStore::exchange(Borrowed& lease, Fn&& fn) {
+    const ScopedSigpipeBlock noSigpipe;
+    if (!lease) lease.emplace(pool_.borrow());
+    Reply reply = fn(**lease);
+    lease.reset();
+    return reply;
 }
 
 void RedisStore::read(const driver::StoreQuery& query, driver::RecordSink& out,
@@ -165,31 +212,30 @@ void RedisStore::read(const driver::StoreQuery& query, driver::RecordSink& out,
     q.flags = query.flags;
     q.limit = query.limit;
     q.offset = query.offset;
-    submit(done, [this, q = std::move(q), out](driver::Done& d) {
+    run(done, [this, q = std::move(q), out](Borrowed& lease, driver::Done& d) mutable {
         if ((q.flags & (MICRO_STORE_PREFIX | MICRO_STORE_SUFFIX)) == 0) {
-            readExact(q, out, d);
+            readExact(q, lease, out, d);
         } else {
-            readRange(q, out, d);
+            readRange(q, lease, out, d);
         }
     });
 }
 
-void RedisStore::readExact(const Query& query, driver::RecordSink out, driver::Done& done) {
-    const TableKeys keys(query.database, query.table);
+void RedisStore::readExact(const Query& query, Borrowed& lease, driver::RecordSink& out,
+                           driver::Done& done) {
     const bool keysOnly = (query.flags & MICRO_STORE_KEYS_ONLY) != 0;
-    const std::string recordKey = keys.record(query.key);
-    Reply reply;
-    {
-        auto connection = pool_.borrow();
-        const std::string_view all[] = {"HMGET", recordKey, "e", "n", "v", "m"};
-        reply = connection->command(std::span(all, keysOnly ? 4 : 6), "read");
-    }  // the connection goes back before the sink runs
-    const std::string where = describe(query.database, query.table);
+    const std::string recordKey = TableKeys::recordKey(query.database, query.table, query.key);
+    const std::string_view all[] = {"HMGET", recordKey, "e", "n", "v", "m"};
+    // The connection goes back before the sink runs.
+    const Reply reply = exchange(
+        lease, [&](Connection& c) { return c.command(std::span(all, keysOnly ? 4 : 6), "read"); });
+    const Where where{query.database, query.table};
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != (keysOnly ? 2u : 4u)) {
         malformed(pool_.endpoint(), "read: unexpected reply to HMGET");
     }
     if (reply->element[1]->type == REDIS_REPLY_NIL) {
-        done.fail(Code::kNotFound, "no record '" + printable(query.key) + "' in " + where);
+        done.fail(Code::kNotFound, "no record '" + printable(query.key) + "' in " +
+                                       describe(query.database, query.table));
         return;
     }
     if (query.offset == 0) {
@@ -201,12 +247,13 @@ void RedisStore::readExact(const Query& query, driver::RecordSink out, driver::D
     done.ok();
 }
 
-void RedisStore::readRange(const Query& query, driver::RecordSink out, driver::Done& done) {
+void RedisStore::readRange(const Query& query, Borrowed& lease, driver::RecordSink& out,
+                           driver::Done& done) {
     const TableKeys keys(query.database, query.table);
     const bool prefix = (query.flags & MICRO_STORE_PREFIX) != 0;
     const bool suffix = (query.flags & MICRO_STORE_SUFFIX) != 0;
     const bool keysOnly = (query.flags & MICRO_STORE_KEYS_ONLY) != 0;
-    const std::string where = describe(query.database, query.table);
+    const Where where{query.database, query.table};
     const std::string indexes[] = {keys.index(), keys.expiries()};
     std::string min = prefix ? lexMin(query.key) : "-";
     const std::string max = prefix ? lexMax(query.key) : "+";
@@ -225,11 +272,10 @@ void RedisStore::readRange(const Query& query, driver::RecordSink out, driver::D
                                     std::to_string(take),
                                     keysOnly ? "1" : "0",
                                     std::to_string(kPageBytes)};
-        Reply page;
-        {
-            auto connection = pool_.borrow();
-            page = connection->eval(ScriptId::kRange, indexes, args, "read");
-        }  // the connection goes back before the sink runs
+        // The connection goes back before the sink runs; a later page
+        // borrows again.
+        const Reply page = exchange(
+            lease, [&](Connection& c) { return c.eval(ScriptId::kRange, indexes, args, "read"); });
         if (page->type != REDIS_REPLY_ARRAY || page->elements != 4 ||
             page->element[0]->type != REDIS_REPLY_INTEGER ||
             page->element[1]->type != REDIS_REPLY_STRING ||
@@ -257,7 +303,8 @@ void RedisStore::readRange(const Query& query, driver::RecordSink out, driver::D
         }
         if (exhausted || (query.limit != 0 && emitted >= query.limit)) break;
         if (last.empty()) malformed(pool_.endpoint(), "read: the range script made no progress");
-        min = "(" + std::string(last);
+        min.assign(1, '(');
+        min += last;
     }
     done.ok();
 }
@@ -299,6 +346,10 @@ void RedisStore::write(std::string_view database, std::string_view table,
     }
 
     const TableKeys keys(db, tb);
+    if (records.size() == 1 && records[0].version == MICRO_VERSION_ANY) {
+        writeOne(keys, records[0], done);
+        return;
+    }
     std::vector<std::string> keyArgs;
     keyArgs.reserve(3 + records.size());
     keyArgs.push_back(keys.versions());
@@ -317,25 +368,21 @@ void RedisStore::write(std::string_view database, std::string_view table,
                                                            : std::to_string(r.version));
         args.emplace_back(abi::view(r.value));
         args.push_back(encodeMetadata(abi::view(r.metadata, r.metadata_count)));
-        // 0 never expires; a time at or before the epoch is simply past.
-        args.push_back(std::to_string(r.expiry_unix_ms == 0  ? 0
-                                      : r.expiry_unix_ms < 0 ? 1
-                                                             : r.expiry_unix_ms));
+        args.push_back(expiryArg(r.expiry_unix_ms));
     }
 
-    submit(done, [this, db, tb, keyArgs = std::move(keyArgs),
-                  args = std::move(args)](driver::Done& d) {
-        Reply reply;
-        {
-            auto connection = pool_.borrow();
+    run(done, [this, db, tb, keyArgs = std::move(keyArgs), args = std::move(args)](
+                  Borrowed& lease, driver::Done& d) {
+        // The connection goes back before the completion runs.
+        const Reply reply = exchange(lease, [&](Connection& c) {
             try {
-                reply = connection->eval(ScriptId::kWrite, keyArgs, args, "write");
+                return c.eval(ScriptId::kWrite, keyArgs, args, "write");
             } catch (const Error& e) {
                 if (e.code() != Code::kUnavailable) throw;
                 throw Error(e.code(), std::string(e.what()) +
                                           " (the write may or may not have been applied)");
             }
-        }  // the connection goes back before the completion runs
+        });
         const redisReply& r = *reply;
         if (r.type != REDIS_REPLY_ARRAY || r.elements < 2 ||
             r.element[0]->type != REDIS_REPLY_INTEGER ||
@@ -363,6 +410,33 @@ void RedisStore::write(std::string_view database, std::string_view table,
     });
 }
 
+void RedisStore::writeOne(const TableKeys& keys, const micro_record& record, driver::Done& done) {
+    const std::string_view key = abi::view(record.key);
+    std::array<std::string, 4> keyArgs{keys.versions(), keys.index(), keys.expiries(),
+                                       keys.record(key)};
+    std::array<std::string, 5> args{
+        std::string(key), keys.recordPrefix(), std::string(abi::view(record.value)),
+        encodeMetadata(abi::view(record.metadata, record.metadata_count)),
+        expiryArg(record.expiry_unix_ms)};
+    run(done, [this, keyArgs = std::move(keyArgs), args = std::move(args)](Borrowed& lease,
+                                                                           driver::Done& d) {
+        // The connection goes back before the completion runs.
+        const Reply reply = exchange(lease, [&](Connection& c) {
+            try {
+                return c.eval(ScriptId::kPut, keyArgs, args, "write");
+            } catch (const Error& e) {
+                if (e.code() != Code::kUnavailable) throw;
+                throw Error(e.code(), std::string(e.what()) +
+                                          " (the write may or may not have been applied)");
+            }
+        });
+        if (reply->type != REDIS_REPLY_INTEGER || reply->integer <= 0) {
+            malformed(pool_.endpoint(), "write: unexpected reply from the put script");
+        }
+        d.ok(static_cast<std::uint64_t>(reply->integer));
+    });
+}
+
 void RedisStore::erase(std::string_view database, std::string_view table, std::string_view key,
                        driver::Done& done) {
     if (key.empty()) throw Error(Code::kInvalidArgument, "empty key");
@@ -376,23 +450,20 @@ void RedisStore::erase(std::string_view database, std::string_view table, std::s
     const TableKeys keys(db, tb);
     std::vector<std::string> keyArgs{keys.record(key), keys.index(), keys.expiries()};
     std::vector<std::string> args{std::string(key)};
-    submit(done,
-           [this, db, tb, keyArgs = std::move(keyArgs), args = std::move(args)](driver::Done& d) {
-               Reply reply;
-               {
-                   auto connection = pool_.borrow();
-                   reply = connection->eval(ScriptId::kErase, keyArgs, args, "erase");
-               }
-               if (reply->type != REDIS_REPLY_INTEGER) {
-                   malformed(pool_.endpoint(), "erase: unexpected reply from the erase script");
-               }
-               if (reply->integer == 1) {
-                   d.ok();
-               } else {
-                   d.fail(Code::kNotFound,
-                          "no record '" + printable(args[0]) + "' in " + describe(db, tb));
-               }
-           });
+    run(done, [this, db, tb, keyArgs = std::move(keyArgs), args = std::move(args)](
+                  Borrowed& lease, driver::Done& d) {
+        const Reply reply = exchange(
+            lease, [&](Connection& c) { return c.eval(ScriptId::kErase, keyArgs, args, "erase"); });
+        if (reply->type != REDIS_REPLY_INTEGER) {
+            malformed(pool_.endpoint(), "erase: unexpected reply from the erase script");
+        }
+        if (reply->integer == 1) {
+            d.ok();
+        } else {
+            d.fail(Code::kNotFound,
+                   "no record '" + printable(args[0]) + "' in " + describe(db, tb));
+        }
+    });
 }
 
 }  // namespace micro::redis

@@ -23,7 +23,9 @@
 //     INVALID_ARGUMENT before a byte is sent.
 //   Semantics (as the memory store, proven by the conformance suite):
 //     versions come from one counter per table, grow on every write and are
-//     never reused; a write batch is one Lua script: every compare-and-set
+//     never reused; a write of one record without compare-and-set is one
+//     short Lua script (increment, write, index); any other write batch is
+//     one Lua script: every compare-and-set
 //     is checked first (a key repeated in the batch against its earlier
 //     entry), then every record is written, or nothing is and the call
 //     completes with ABORTED naming the key; erase is atomic (record and
@@ -37,13 +39,18 @@
 //     a lexicographic range, a suffix filtered server-side); never KEYS or a
 //     keyspace SCAN. Offset and limit count live records in ascending key
 //     order. Each page is atomic; a read spanning pages is not a snapshot.
-//   Threads: every method is thread-safe and [non-blocking]: it validates
-//     and copies its input on the caller's thread, then a worker thread
-//     (worker_pool.hpp) does the round trips, calls the sink and completes.
-//     No lock is held and no connection is borrowed while a sink or
-//     completion runs, so they may call back into the store (a nested call
-//     from a worker runs inline). A call that waited longer than
-//     command_timeout_ms for a worker fails with UNAVAILABLE.
+//   Threads: every method is thread-safe and [non-blocking] in the ABI's
+//     sense: it validates and copies its input on the caller's thread, and
+//     when a pooled connection is idle at that moment it does the round
+//     trips there too and completes before returning (one round trip on a
+//     connection already open; no hop to another thread). Otherwise a
+//     worker thread (worker_pool.hpp) borrows or opens a connection, does
+//     the round trips and completes. No lock is held and no connection is
+//     borrowed while a sink or completion runs, so they may call back into
+//     the store (a nested call from a worker runs inline). A call that
+//     waited longer than command_timeout_ms for a worker fails with
+//     UNAVAILABLE. SIGPIPE is blocked on the calling thread only while it
+//     talks to Redis (connection.hpp, ScopedSigpipeBlock).
 //   Failures: connection_pool.hpp and connection.hpp. While the server is
 //     down every call fails with UNAVAILABLE "redis HOST:PORT: ..." within
 //     about connect_timeout_ms + command_timeout_ms, and the pool reconnects
@@ -56,6 +63,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -91,12 +99,24 @@ class RedisStore {
     /// `name`, or the default when empty; INVALID_ARGUMENT when too long.
     std::string resolve(std::string_view name, const std::string& fallback,
                         std::string_view what) const;
-    /// Queue `body(done)` on a worker; exceptions complete `done`.
+    /// A connection lent to one call; empty once given back.
+    using Borrowed = std::optional<ConnectionPool::Lease>;
+    /// Run `body(lease, done)`: on the caller's thread with an idle pooled
+    /// connection when there is one, else queued on a worker with an empty
+    /// lease. Exceptions complete `done`.
     template <typename Body>
-    void submit(driver::Done& done, Body body);
+    void run(driver::Done& done, Body body);
+    /// One round trip `fn(connection)` on `lease` (borrowing when it is
+    /// empty); the connection goes back before this returns.
+    template <typename Fn>
+    Reply exchange(Borrowed& lease, Fn&& fn);
 
-    void readExact(const Query& query, driver::RecordSink out, driver::Done& done);
-    void readRange(const Query& query, driver::RecordSink out, driver::Done& done);
+    /// An unconditional write of one record: the put script.
+    void writeOne(const TableKeys& keys, const micro_record& record, driver::Done& done);
+    void readExact(const Query& query, Borrowed& lease, driver::RecordSink& out,
+                   driver::Done& done);
+    void readRange(const Query& query, Borrowed& lease, driver::RecordSink& out,
+                   driver::Done& done);
 
     /// The config, checked (see the contract).
     struct Settings {

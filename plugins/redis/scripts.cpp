@@ -69,6 +69,33 @@ constexpr std::string_view kWrite =
     "redis.call('INCRBY', KEYS[1], n)\n"
     "return {1, base + n}\n";
 
+// kWrite for one record without compare-and-set, with the least work on
+// the server (it runs on every unconditional write): no pending table, no
+// read of the counter before it is incremented, and the sweep only when the
+// expiry index exists. Same effect as kWrite with n = 1; PERSIST stands in
+// for DEL since every field is overwritten.
+// KEYS: 1 version counter, 2 index, 3 expiry index, 4 record key.
+// ARGV: 1 member, 2 record key prefix, 3 value, 4 encoded metadata,
+//   5 expiry in Unix ms ("0" never).
+// Returns the record's new version.
+constexpr std::string_view kPut =
+    "local v = redis.call('INCR', KEYS[1])\n"
+    "if redis.call('EXISTS', KEYS[3]) == 1 then\n" MICRO_REDIS_SWEEP
+    "end\n"
+    "local key = KEYS[4]\n"
+    "local expiry = ARGV[5]\n"
+    "redis.call('HSET', key, 'v', ARGV[3], 'm', ARGV[4], 'e', expiry, 'n', "
+    "string.format('%d', v))\n"
+    "if expiry ~= '0' then\n"
+    "  redis.call('PEXPIREAT', key, expiry)\n"
+    "  redis.call('ZADD', KEYS[3], expiry, ARGV[1])\n"
+    "else\n"
+    "  redis.call('PERSIST', key)\n"
+    "  redis.call('ZREM', KEYS[3], ARGV[1])\n"
+    "end\n"
+    "redis.call('ZADD', KEYS[2], 0, ARGV[1])\n"
+    "return v\n";
+
 // KEYS: 1 record key, 2 index, 3 expiry index. ARGV: 1 member.
 // Returns 1 when a live record was deleted, 0 when there was none (an
 // expired record's index entries go too).
@@ -155,6 +182,8 @@ std::string_view scriptText(ScriptId id) noexcept {
             return kErase;
         case ScriptId::kRange:
             return kRange;
+        case ScriptId::kPut:
+            return kPut;
     }
     return {};
 }
@@ -167,6 +196,8 @@ std::string_view scriptName(ScriptId id) noexcept {
             return "erase";
         case ScriptId::kRange:
             return "range";
+        case ScriptId::kPut:
+            return "put";
     }
     return "script";
 }

@@ -19,12 +19,13 @@ enum class ScriptId : std::size_t {
     kWrite = 0,  ///< check every expected version, then write all records
     kErase = 1,  ///< delete one record and its index entries
     kRange = 2,  ///< one page of a prefix/suffix read, skipping expired records
+    kPut = 3,    ///< write one record with no compare-and-set (kWrite's fast path)
 };
-inline constexpr std::size_t kScriptCount = 3;
+inline constexpr std::size_t kScriptCount = 4;
 
 /// The Lua source of `id`.
 std::string_view scriptText(ScriptId id) noexcept;
-/// A short name for messages ("write", "erase", "range").
+/// A short name for messages ("write", "erase", "range", "put").
 std::string_view scriptName(ScriptId id) noexcept;
 
 }  // namespace micro::redis

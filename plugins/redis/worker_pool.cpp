@@ -45,6 +45,8 @@ void WorkerPool::submit(Task task) {
     wake_.notify_one();
 }
 
+bool WorkerPool::onWorkerThread() const noexcept { return t_pool == this; }
+
 void WorkerPool::loop() {
     t_pool = this;
     blockSigpipeInThisThread();

@@ -62,6 +62,8 @@ class WorkerPool {
 
     /// Run `task` on a worker (inline when called from one of them).
     void submit(Task task);
+    /// True on one of this pool's own workers.
+    bool onWorkerThread() const noexcept;
 
  private:
     void loop();

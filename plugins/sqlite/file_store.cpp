@@ -100,6 +100,34 @@ std::string FileStore::describe(std::string_view database, std::string_view tabl
            std::string(tableName(table));
 }
 
+FileStore::OpenFile::OpenFile(const std::string& path, std::int64_t busyTimeoutMs)
+    : path(path), busyTimeoutMs(busyTimeoutMs), writer(path, busyTimeoutMs) {
+    idleReaders.push_back(std::make_unique<StoreFile>(path, busyTimeoutMs));
+}
+
+FileStore::ReaderLease::ReaderLease(OpenFile& file) : file_(file) {
+    {
+        std::lock_guard lock(file_.readersMutex);
+        if (!file_.idleReaders.empty()) {
+            reader_ = std::move(file_.idleReaders.back());
+            file_.idleReaders.pop_back();
+            return;
+        }
+    }
+    // Every reader is busy: one more, opened with no lock held.
+    reader_ = std::make_unique<StoreFile>(file_.path, file_.busyTimeoutMs);
+}
+
+FileStore::ReaderLease::~ReaderLease() {
+    std::unique_ptr<StoreFile> surplus;  // closed with no lock held
+    std::lock_guard lock(file_.readersMutex);
+    if (file_.idleReaders.size() < kIdleReaders) {
+        file_.idleReaders.push_back(std::move(reader_));
+    } else {
+        surplus = std::move(reader_);
+    }
+}
+
 FileStore::OpenFile* FileStore::open(std::string_view database, bool create) {
     std::string_view name = database.empty() ? std::string_view(defaultDatabase_) : database;
     checkDatabaseName(name);
@@ -128,10 +156,7 @@ void FileStore::read(const driver::StoreQuery& query, driver::RecordSink& out, d
     if (query.exact()) {
         StoredRecord record;
         bool found = false;
-        if (f != nullptr) {
-            std::lock_guard lock(f->readMutex);
-            found = f->reader.readExact(table, query.key, record);
-        }
+        if (f != nullptr) found = ReaderLease(*f)->readExact(table, query.key, record);
         if (!found) {
             done.fail(Code::kNotFound, "no record '" + printable(query.key) + "' in " +
                                            describe(query.database, query.table));
@@ -143,10 +168,7 @@ void FileStore::read(const driver::StoreQuery& query, driver::RecordSink& out, d
         return;
     }
     std::vector<StoredRecord> records;
-    if (f != nullptr) {
-        std::lock_guard lock(f->readMutex);
-        records = f->reader.readRange(table, query);
-    }
+    if (f != nullptr) records = ReaderLease(*f)->readRange(table, query);
     std::vector<micro_kv> scratch;
     for (const auto& r : records) emit(r, query.keysOnly(), out, scratch);
     done.ok();

@@ -24,8 +24,11 @@
 //   Reading a database or table that was never written reads nothing (an
 //     exact key is NOT_FOUND) and creates no file.
 //   Calls run on the caller's thread: per database file and instance, one
-//     connection for writes and one for reads, each guarded by a mutex; each
-//     call is one short transaction. Writes may wait up to busy_timeout_ms
+//     connection for writes, guarded by a mutex, and a pool of connections
+//     for reads: a read borrows an idle one (or opens another), so reads on
+//     several threads run in parallel (WAL readers do not block each other);
+//     at most kIdleReaders stay open when idle. Each call is one short
+//     transaction. Writes may wait up to busy_timeout_ms
 //     for another process; reads never wait for writers. The sinks run with
 //     no lock held. SQLITE_BUSY and I/O errors complete with UNAVAILABLE
 //     naming the file.
@@ -44,6 +47,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "store_file.hpp"
 
@@ -65,16 +69,35 @@ class FileStore {
                driver::Done& done);
 
  private:
-    /// One database file, with a connection for writes and one for reads,
-    /// so that a write waiting for another process's lock does not hold up
-    /// this instance's reads (WAL readers never wait for a writer).
+    static constexpr std::size_t kIdleReaders = 16;
+
+    /// One database file, with a connection for writes and a pool for
+    /// reads, so that a write waiting for another process's lock does not
+    /// hold up this instance's reads (WAL readers never wait for a writer),
+    /// and reads do not wait for each other.
     struct OpenFile {
-        OpenFile(const std::string& path, std::int64_t busyTimeoutMs)
-            : writer(path, busyTimeoutMs), reader(path, busyTimeoutMs) {}
+        OpenFile(const std::string& path, std::int64_t busyTimeoutMs);
+        std::string path;
+        std::int64_t busyTimeoutMs;
         std::mutex writeMutex;  // guards `writer`
         StoreFile writer;
-        std::mutex readMutex;  // guards `reader`
-        StoreFile reader;
+        std::mutex readersMutex;                              // guards `idleReaders`
+        std::vector<std::unique_ptr<StoreFile>> idleReaders;  // most recent last
+    };
+
+    /// A read connection of one file, lent to one call; back to the pool
+    /// (or closed when the pool is full) when the lease ends.
+    class ReaderLease {
+     public:
+        explicit ReaderLease(OpenFile& file);
+        ~ReaderLease();
+        ReaderLease(const ReaderLease&) = delete;
+        ReaderLease& operator=(const ReaderLease&) = delete;
+        StoreFile* operator->() const noexcept { return reader_.get(); }
+
+     private:
+        OpenFile& file_;
+        std::unique_ptr<StoreFile> reader_;
     };
 
     /// The database named `database` (empty: the default), opened on first

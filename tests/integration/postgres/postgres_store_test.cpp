@@ -522,13 +522,11 @@ TEST_CASE("postgres: a write stuck behind a lock is cut at statement_timeout_ms"
     store.write(rec("k", "v1"), {.table = table});
 
     {
-        // Another session holds the table's write lock (its catalog row).
+        // Another session holds the record's row lock.
         pqxx::connection other(server.url());
         pqxx::work holder(other);
-        holder.exec_params(
-            "SELECT 1 FROM micro.tables WHERE database_name = 'micro' AND "
-            "table_name = $1 FOR UPDATE",
-            table);
+        holder.exec("SELECT 1 FROM micro_micro." + other.quote_name(table) +
+                    " WHERE key = 'k'::bytea FOR UPDATE");
         const auto start = std::chrono::steady_clock::now();
         const auto [code, message] = codeOf([&] { store.write(rec("k", "v2"), {.table = table}); });
         INFO("message: ", message);
@@ -541,4 +539,45 @@ TEST_CASE("postgres: a write stuck behind a lock is cut at statement_timeout_ms"
     }
     CHECK(store.write(rec("k", "v3"), {.table = table}) > 0);
     CHECK(store.read("k", {.table = table}).at(0).value == "v3");
+}
+
+TEST_CASE("postgres: a schema made before the version sequence is taken over on first use") {
+    PgServer& server = PgServer::shared();
+    TempDir dir;
+    // A database of its own: the shared one already has the sequence.
+    const std::string database = unique("legacy");
+    {
+        pqxx::connection admin(server.url());
+        pqxx::nontransaction tx(admin);
+        tx.exec0("CREATE DATABASE " + database);
+    }
+    std::string url = server.url();
+    url.replace(url.rfind('/') + 1, std::string::npos, database);
+    {
+        // The layout the driver made when versions came from the catalog row.
+        pqxx::connection c(url);
+        pqxx::work tx(c);
+        tx.exec0("CREATE SCHEMA micro");
+        tx.exec0(
+            "CREATE TABLE micro.tables (database_name TEXT NOT NULL, table_name TEXT NOT NULL, "
+            "last_version BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (database_name, table_name))");
+        tx.exec0("INSERT INTO micro.tables VALUES ('micro', 'micro', 5000)");
+        tx.exec0("CREATE SCHEMA micro_micro");
+        tx.exec0(
+            "CREATE TABLE micro_micro.micro (key BYTEA PRIMARY KEY, value BYTEA NOT NULL, "
+            "metadata BYTEA, expiry_ms BIGINT NOT NULL DEFAULT 0, version BIGINT NOT NULL)");
+        tx.exec0("INSERT INTO micro_micro.micro (key, value, version) VALUES ('old', 'v1', 5000)");
+        tx.commit();
+    }
+    micro::Runtime runtime = micro::Runtime::load(dir.write(
+        "store.toml",
+        "[store]\nplugin = \"" + kPlugin + "\"\ndriver = \"postgres\"\nurl = \"" + url + "\"\n"));
+    micro::Store& store = runtime.store();
+    CHECK(store.read("old").at(0).version == 5000);
+    CHECK(codeOf([&] { store.write(rec("old", "v2"), {.expectedVersion = 4999}); }).first ==
+          Code::kAborted);
+    const std::uint64_t v2 = store.write(rec("old", "v2"), {.expectedVersion = 5000});
+    CHECK(v2 > 5000);
+    CHECK(store.read("old").at(0).value == "v2");
+    CHECK(store.write(rec("new", "n")) > v2);
 }

@@ -2,7 +2,8 @@
 # The first command of the README: install, build, and run the demo on the
 # embedded defaults of ./plugins.toml (no servers to run): the quickstart
 # (store, broker, lock), then two greeter processes found through the local
-# registry and called with `micro call`, then stopped.
+# registry, called with `micro call`, sent an event with `micro publish`,
+# then stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
@@ -47,6 +48,11 @@ $bin/micro call greeter Greeter.Hello '{"name": "micro"}' --manifest "$manifest"
 echo
 echo "== greeter-client --count 4 (load balanced over both nodes)"
 $bin/greeter-client --manifest "$manifest" --count 4
+echo
+echo "== micro publish greeter.welcome '{\"name\": \"Ada\"}' (one greeter of the group gets it)"
+$bin/micro publish greeter.welcome '{"name": "Ada"}' --manifest "$manifest"
+for _ in $(seq 100); do grep -qh "welcome Ada" "$logs"/greeter*.out && break; sleep 0.1; done
+grep -h "welcome Ada" "$logs"/greeter*.out
 echo
 echo "== stopping the greeters (SIGTERM: deregister, drain, exit)"
 for pid in "${pids[@]}"; do kill -TERM "$pid"; done

@@ -8,6 +8,8 @@ packages=(
   libboost-dev capnproto libcapnp-dev libfmt-dev libtomlplusplus-dev libssl-dev
   libhiredis-dev libpqxx-dev libsqlite3-dev doctest-dev libbenchmark-dev
   redis-server redis-tools postgresql curl
+  wrk nginx-light  # benchmarks only: tools/bench/http-vs-nginx.sh
+  libnats-dev nats-server
 )
 
 sudo=""

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <charconv>
 #include <system_error>
 
 #include "host.hpp"
@@ -72,6 +73,29 @@ struct Runtime::Impl {
         return libraries.back();
     }
 
+    static bool isFacadeKey(micro_kind kind, std::string_view key) noexcept {
+        return kind == MICRO_KIND_BROKER && (key == "max_body_bytes" || key == "max_topic_bytes");
+    }
+
+    // The facade's own keys in the [broker] table; drivers never see them.
+    BrokerLimits brokerLimits(const SlotSpec& spec) const {
+        BrokerLimits limits;
+        for (const auto& [key, value] : spec.config) {
+            std::size_t* field = key == "max_body_bytes"    ? &limits.maxBodyBytes
+                                 : key == "max_topic_bytes" ? &limits.maxTopicBytes
+                                                            : nullptr;
+            if (field == nullptr) continue;
+            std::size_t parsed = 0;
+            auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), parsed);
+            if (ec != std::errc() || end != value.data() + value.size() || parsed == 0) {
+                fail(spec, Code::kInvalidArgument,
+                     fmt::format("'{}' must be a positive integer, not '{}'", key, value));
+            }
+            *field = parsed;
+        }
+        return limits;
+    }
+
     DriverHandle instantiate(const SlotSpec& spec) {
         std::shared_ptr<PluginLibrary> lib = library(spec);
         const micro_driver_descriptor* d = lib->findDriver(spec.driver, spec.kind);
@@ -94,6 +118,7 @@ struct Runtime::Impl {
         std::vector<micro_kv> entries;
         entries.reserve(spec.config.size());
         for (const auto& [key, value] : spec.config) {
+            if (isFacadeKey(spec.kind, key)) continue;  // the core's, not the driver's
             entries.push_back({abi::str(key), abi::str(value)});
         }
         micro_config config{entries.data(), entries.size()};
@@ -134,7 +159,7 @@ Runtime Runtime::load(const Manifest& manifest) {
                 impl->transport.emplace(std::move(handle));
                 break;
             case MICRO_KIND_BROKER:
-                impl->broker.emplace(std::move(handle));
+                impl->broker.emplace(std::move(handle), impl->brokerLimits(spec));
                 break;
             case MICRO_KIND_STORE:
                 impl->store.emplace(std::move(handle));

@@ -11,3 +11,9 @@ struct HelloRequest {
 struct HelloResponse {
   greeting @0 :Text;
 }
+
+# The event greeter-server subscribes to on the topic "greeter.welcome":
+#   micro publish greeter.welcome '{"name":"Ada"}'
+struct Welcome {
+  name @0 :Text;
+}

@@ -1,7 +1,11 @@
-// greeter-server — the greeter service: Greeter.Hello (unary, idempotent)
-// and Greeter.Chat (bidi stream: one greeting per name received).
+// greeter-server — the greeter service: Greeter.Hello (unary, idempotent),
+// Greeter.Chat (bidi stream: one greeting per name received), and a
+// subscriber of the event topic "greeter.welcome" (queue group "greeter":
+// each event reaches one greeter node), which prints "welcome NAME".
 //
 //   greeter-server [--manifest FILE] [--address HOST:PORT] [--ttl-ms N]
+//                  [--handler-threads N]   (0: handlers run on the transport's
+//                                           threads; they never block)
 #include <micro/runtime.hpp>
 #include <micro/service.hpp>
 
@@ -15,6 +19,7 @@
 
 using greeter::HelloRequest;
 using greeter::HelloResponse;
+using greeter::Welcome;
 
 int main(int argc, char** argv) try {
     std::optional<std::filesystem::path> manifest;
@@ -25,12 +30,14 @@ int main(int argc, char** argv) try {
             manifest = argv[++i];
         } else if (arg == "--address" && i + 1 < argc) {
             options.address = argv[++i];
+        } else if (arg == "--handler-threads" && i + 1 < argc) {
+            options.handlerThreads = static_cast<std::size_t>(std::atoll(argv[++i]));
         } else if (arg == "--ttl-ms" && i + 1 < argc) {
             options.registerTtl = std::chrono::milliseconds(std::atoll(argv[++i]));
         } else {
             fmt::print(stderr,
                        "usage: greeter-server [--manifest FILE] [--address HOST:PORT] "
-                       "[--ttl-ms N]\n");
+                       "[--ttl-ms N] [--handler-threads N]\n");
             return 2;
         }
     }
@@ -41,7 +48,8 @@ int main(int argc, char** argv) try {
         "Greeter.Hello",
         [&service](micro::ServerCall& call, HelloRequest::Reader in, HelloResponse::Builder out) {
             std::string name = in.getName();
-            if (name.empty()) throw micro::Error(micro::Code::kInvalidArgument, "field 'name': empty");
+            if (name.empty())
+                throw micro::Error(micro::Code::kInvalidArgument, "field 'name': empty");
             out.setGreeting("Hello " + name);
             call.responseMetadata.emplace_back("greeter-node", service.nodeId());
         },
@@ -61,6 +69,17 @@ int main(int argc, char** argv) try {
                 stream.send(micro::codec::encode<HelloResponse>(type, reply.asReader()));
             }
         });
+
+    // Events need a [broker] slot; a manifest without one serves calls only.
+    if (rt.has("broker")) {
+        service.subscribe<Welcome>("greeter.welcome",
+                                   [](const micro::MessageView& event, Welcome::Reader welcome) {
+                                       fmt::print("welcome {} (event {})\n",
+                                                  welcome.getName().cStr(), event.id());
+                                       std::fflush(stdout);
+                                   },
+                                   {.group = "greeter"});
+    }
 
     return service.run([&service] {
         // One line for scripts and tests that wait for the server to be ready.

@@ -13,5 +13,8 @@ int services(const Options& options);
 int describe(const Options& options);
 int call(const Options& options);
 int store(const Options& options);
+int publish(const Options& options);
+int subscribe(const Options& options);
+int api(const Options& options);
 
 }  // namespace micro::cli

@@ -29,6 +29,13 @@ Usage:
   micro store list [--prefix P | --suffix S] [--limit N] [--offset M]
                                            the store the manifest selects; each
                                            takes --database D --table T --json
+  micro publish TOPIC 'JSON' [--header K=V]... [--content-type T]
+                                           publish one message; prints its id
+  micro subscribe TOPIC [--group G] [--count N]
+                                           print each message as a JSON line
+  micro api [--address HOST:PORT] [--config FILE] [--cors-origin O]...
+                                           the HTTP/JSON gateway to every service:
+                                           POST /SERVICE/ENDPOINT (docs/gateway.md)
   micro plugins inspect FILE.so [--json]   show a plugin's ABI version and drivers
   micro plugins check                      load every plugin the manifest names,
                                            create each driver, report or fail
@@ -64,6 +71,22 @@ int main(int argc, char** argv) {
             if (verb == "services") return cli::services(options);
             if (verb == "describe") return cli::describe(options);
             return cli::call(options);
+        }
+        if (verb == "api") {
+            cli::Options options = cli::Options::parse(argc, argv, 2, true);
+            if (options.help) {
+                fmt::print("{}", kUsage);
+                return 0;
+            }
+            return cli::api(options);
+        }
+        if (verb == "publish" || verb == "subscribe") {
+            cli::Options options = cli::Options::parse(argc, argv, 2, true);
+            if (options.help) {
+                fmt::print("{}", kUsage);
+                return 0;
+            }
+            return verb == "publish" ? cli::publish(options) : cli::subscribe(options);
         }
         if (verb == "store") {
             cli::Options options = cli::Options::parse(argc, argv, 2, true);

@@ -7,6 +7,7 @@
 #include <fmt/core.h>
 #include <kj/exception.h>
 
+#include <charconv>
 #include <cstring>
 #include <iostream>
 #include <thread>
@@ -57,7 +58,8 @@ int services(const Options& options) {
 }
 
 int describe(const Options& options) {
-    if (options.args.size() != 1) throw Error(Code::kInvalidArgument, "usage: micro describe SERVICE");
+    if (options.args.size() != 1)
+        throw Error(Code::kInvalidArgument, "usage: micro describe SERVICE");
     Runtime rt = Runtime::load(findManifest(options.manifest));
     std::vector<Node> nodes = rt.registry().lookup(options.args[0]);
     fmt::print("service: {}\n", options.args[0]);
@@ -72,9 +74,25 @@ int describe(const Options& options) {
         fmt::print("node:    {}  {}  version {}  transport {}\n", n.node,
                    r.getNode().getAddress().cStr(), r.getVersion().cStr(),
                    r.getNode().getTransport().cStr());
-        if (endpointsShown) continue;
-        endpointsShown = true;
         codec::SchemaSet schemas = codec::SchemaSet::load(r.getSchemaNodes());
+        // Subscriptions differ per node (e.g. one broker node per process).
+        for (auto sub : r.getSubscribers()) {
+            std::string type;
+            for (auto md : sub.getMetadata()) {
+                if (md.getKey() != "messageType") continue;
+                std::uint64_t id = 0;
+                std::string_view text = md.getValue().cStr();
+                if (text.starts_with("0x")) text.remove_prefix(2);
+                std::from_chars(text.data(), text.data() + text.size(), id, 16);
+                type = "  message: " + typeLine(schemas, id);
+            }
+            fmt::print("  subscribes: {}{}{}\n", sub.getTopic().cStr(),
+                       sub.getGroup().size() > 0 ? fmt::format("  group {}", sub.getGroup().cStr())
+                                                 : std::string(),
+                       type);
+        }
+        if (endpointsShown || r.getEndpoints().size() == 0) continue;
+        endpointsShown = true;
         fmt::print("endpoints:\n");
         for (auto e : r.getEndpoints()) {
             std::string kind = e.getClientStream() || e.getServerStream() ? " (stream)" : "";

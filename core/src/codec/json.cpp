@@ -1064,3 +1064,9 @@ void fromJson(std::string_view json, capnp::DynamicStruct::Builder out) {
 }
 
 }  // namespace micro::codec
+
+namespace micro::codec {
+
+void checkJson(std::string_view json) { Parser(json).parseDocument(); }
+
+}  // namespace micro::codec

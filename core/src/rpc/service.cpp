@@ -13,6 +13,7 @@
 #include <random>
 #include <thread>
 
+#include "../admin/service_admin.hpp"
 #include "server.hpp"
 #include "service.capnp.h"
 
@@ -28,6 +29,13 @@ struct EndpointInfo {
     bool serverStream = false;
     bool idempotent = false;
     Metadata metadata;
+};
+
+struct SubscriberInfo {
+    std::string topic;
+    SubscribeOptions options;
+    MessageHandler handler;
+    std::uint64_t messageType = 0;  // a schema node id; 0 = raw bytes
 };
 
 std::string randomSuffix() {
@@ -57,9 +65,14 @@ struct Service::Impl {
     Runtime& runtime;
     ServiceOptions options;
     std::string nodeId;
+    admin::ServiceAdmin admin;  // call metrics and /health; outlives the server
+    std::string adminAddress;
     rpc::Server server;
     codec::SchemaSet schemas;
     std::vector<EndpointInfo> endpoints;
+    std::vector<SubscriberInfo> subscribers;
+    std::vector<SubscriberMiddleware> subscriberMiddleware;
+    std::vector<Subscription> subscriptions;
     std::string address;
     std::string record;
     bool started = false;
@@ -74,10 +87,13 @@ struct Service::Impl {
         : runtime(rt),
           options(std::move(o)),
           nodeId(options.name + "-" + randomSuffix()),
+          admin(rt, options.name),
           server(rt.transport(), options.name, rpc::ServerOptions{options.handlerThreads}) {
         if (options.name.empty()) throw Error(Code::kInvalidArgument, "a service needs a name");
+        server.use(admin.middleware());  // first, so it counts every call
         if (options.registerInterval.count() <= 0) {
-            options.registerInterval = std::max(options.registerTtl / 3, std::chrono::milliseconds(1));
+            options.registerInterval =
+                std::max(options.registerTtl / 3, std::chrono::milliseconds(1));
         }
     }
 
@@ -92,6 +108,9 @@ struct Service::Impl {
         node.setId(nodeId);
         node.setAddress(address);
         node.setTransport(runtime.transport().handle().descriptor().name);
+        if (!adminAddress.empty()) {  // where tools find /health and /metrics
+            fillEntries(node.initMetadata(1), Metadata{{"admin", adminAddress}});
+        }
         auto eps = r.initEndpoints(static_cast<unsigned>(endpoints.size()));
         for (unsigned i = 0; i < endpoints.size(); ++i) {
             const EndpointInfo& e = endpoints[i];
@@ -103,14 +122,41 @@ struct Service::Impl {
             eps[i].setIdempotent(e.idempotent);
             fillEntries(eps[i].initMetadata(static_cast<unsigned>(e.metadata.size())), e.metadata);
         }
+        auto subs = r.initSubscribers(static_cast<unsigned>(subscribers.size()));
+        for (unsigned i = 0; i < subscribers.size(); ++i) {
+            subs[i].setTopic(subscribers[i].topic);
+            subs[i].setGroup(subscribers[i].options.group);
+            Metadata md;
+            if (subscribers[i].messageType != 0) {
+                md.emplace_back("messageType", fmt::format("{:#x}", subscribers[i].messageType));
+            }
+            if (!subscribers[i].options.deadLetterTopic.empty()) {
+                md.emplace_back("deadLetterTopic", subscribers[i].options.deadLetterTopic);
+            }
+            fillEntries(subs[i].initMetadata(static_cast<unsigned>(md.size())), md);
+        }
         schemas.writeNodes(r.initSchemaNodes(static_cast<unsigned>(schemas.size())));
         auto words = capnp::messageToFlatArray(message);
         auto bytes = words.asBytes();
         return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
     }
 
+    void subscribeAll() {
+        for (const SubscriberInfo& info : subscribers) {
+            MessageHandler handler = info.handler;
+            for (auto it = subscriberMiddleware.rbegin(); it != subscriberMiddleware.rend(); ++it) {
+                handler = [middleware = *it, next = std::move(handler)](const MessageView& m) {
+                    middleware(m, next);
+                };
+            }
+            subscriptions.push_back(
+                runtime.broker().subscribe(info.topic, std::move(handler), info.options));
+        }
+    }
+
     void registerOnce() {
         runtime.registry().registerNode(Node{options.name, nodeId, record, options.registerTtl});
+        admin.setRegistered(true);
     }
 
     void registrarLoop() {
@@ -120,6 +166,7 @@ struct Service::Impl {
             try {
                 registerOnce();
             } catch (const Error& e) {
+                admin.setRegistered(false);
                 // The registry may be back by the next interval; the node
                 // keeps serving callers that already know it.
                 std::fprintf(stderr, "micro: %s: re-register failed: %s\n", options.name.c_str(),
@@ -145,9 +192,8 @@ void Service::addTyped(std::string endpoint, capnp::StructSchema request,
                        capnp::StructSchema response, EndpointOptions options, TypedHandler fn) {
     impl_->schemas.add(request);
     impl_->schemas.add(response);
-    impl_->endpoints.push_back({endpoint, request.getProto().getId(),
-                                response.getProto().getId(), false, false, options.idempotent,
-                                std::move(options.metadata)});
+    impl_->endpoints.push_back({endpoint, request.getProto().getId(), response.getProto().getId(),
+                                false, false, options.idempotent, std::move(options.metadata)});
     impl_->server.add(rpc::Endpoint{
         endpoint,
         [request, response, fn = std::move(fn)](ServerCall& call) {
@@ -190,9 +236,42 @@ void Service::addStream(std::string endpoint, capnp::StructSchema request,
 
 void Service::use(ServerMiddleware middleware) { impl_->server.use(std::move(middleware)); }
 
+void Service::subscribe(std::string topic, MessageHandler fn, SubscribeOptions options) {
+    impl_->subscribers.push_back({std::move(topic), std::move(options), std::move(fn), 0});
+}
+
+void Service::addSubscriber(std::string topic, capnp::StructSchema type, SubscribeOptions options,
+                            TypedSubscriber fn) {
+    impl_->schemas.add(type);
+    MessageHandler handler = [type, fn = std::move(fn)](const MessageView& m) {
+        const std::string_view header = m.header(headers::kContentType);
+        codec::ContentType contentType =
+            header.empty() ? codec::ContentType::kCapnp : codec::parseContentType(header);
+        // Raw bytes for a typed subscriber are its binary encoding.
+        if (contentType == codec::ContentType::kRaw) contentType = codec::ContentType::kCapnp;
+        capnp::MallocMessageBuilder in;
+        codec::decode(contentType, m.body, type, in);
+        fn(m, in);
+    };
+    impl_->subscribers.push_back(
+        {std::move(topic), std::move(options), std::move(handler), type.getProto().getId()});
+}
+
+void Service::useSubscriber(SubscriberMiddleware middleware) {
+    impl_->subscriberMiddleware.push_back(std::move(middleware));
+}
+
 void Service::start() {
     if (impl_->started) return;
     impl_->address = impl_->server.listen(impl_->options.address);
+    try {
+        impl_->subscribeAll();
+    } catch (...) {
+        impl_->subscriptions.clear();
+        impl_->server.stopAccepting();
+        throw;
+    }
+    impl_->adminAddress = impl_->admin.start(impl_->options.adminAddress, impl_->nodeId);
     impl_->record = impl_->buildRecord();
     impl_->registerOnce();
     impl_->started = true;
@@ -202,20 +281,23 @@ void Service::start() {
 void Service::stop() {
     if (!impl_->started || impl_->stopped) return;
     impl_->stopped = true;
+    impl_->admin.setDraining();
     {
         std::lock_guard lock(impl_->mutex);
         impl_->stopRegistering = true;
     }
     impl_->wake.notify_all();
     impl_->registrar.join();
+    // No new events while calls drain; a running handler finishes first.
+    impl_->subscriptions.clear();
     // Deregister first so callers stop choosing this node, then stop taking
     // new connections and let in-flight calls finish.
     try {
         impl_->runtime.registry().deregisterNode(impl_->options.name, impl_->nodeId);
     } catch (const Error& e) {
         if (e.code() != Code::kNotFound) {
-            std::fprintf(stderr, "micro: %s: deregister failed: %s\n",
-                         impl_->options.name.c_str(), e.describe().c_str());
+            std::fprintf(stderr, "micro: %s: deregister failed: %s\n", impl_->options.name.c_str(),
+                         e.describe().c_str());
         }
     }
     impl_->server.stopAccepting();
@@ -224,6 +306,7 @@ void Service::stop() {
                      impl_->options.name.c_str(),
                      static_cast<unsigned long long>(impl_->server.inFlight()));
     }
+    impl_->admin.stop();
 }
 
 int Service::run(const std::function<void()>& onStarted) {
@@ -252,5 +335,6 @@ const std::string& Service::name() const noexcept { return impl_->options.name; 
 const std::string& Service::nodeId() const noexcept { return impl_->nodeId; }
 const std::string& Service::address() const noexcept { return impl_->address; }
 const std::string& Service::record() const noexcept { return impl_->record; }
+const std::string& Service::adminAddress() const noexcept { return impl_->adminAddress; }
 
 }  // namespace micro

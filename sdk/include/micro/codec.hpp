@@ -178,6 +178,11 @@ std::string toJson(const capnp::DynamicStruct::Reader& value, JsonOptions option
 /// be partly written; decode() resets it instead.
 void fromJson(std::string_view json, capnp::DynamicStruct::Builder out);
 
+/// Checks that `json` is one well-formed JSON value (RFC 8259, UTF-8), with
+/// no schema. Throws Error(INVALID_ARGUMENT, "malformed JSON at offset N:
+/// ...") otherwise.
+void checkJson(std::string_view json);
+
 /// Decodes a body into out's root, initialised as `schema`:
 ///   kCapnp  one message in standard framing (any alignment; it is copied).
 ///           Read with a traversal limit proportional to its size and a

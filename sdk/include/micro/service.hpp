@@ -21,11 +21,21 @@
 // closes. Each node's record carries its endpoints with their request and
 // response schemas, so tools that never saw this code can call it.
 //
+// Subscribers: subscribe() adds an event handler on the runtime's broker.
+// It is subscribed at start() and unsubscribed first thing at stop() (before
+// deregistering, so no new message arrives while calls drain), and listed
+// in the record's subscribers, so `micro describe` shows it. A typed
+// subscriber decodes the body by its Content-Type (capnp, JSON through the
+// message's schema, raw bytes taken as capnp); a body that does not decode
+// is INVALID_ARGUMENT, never retried, and dead-lettered when the options
+// name a dead-letter topic. Retries and dead-lettering: micro/broker.hpp.
+//
 // Threads: register endpoints and middleware before start(); handlers run on
 // a worker pool (ServiceOptions::handlerThreads; 0 runs them on the
 // transport's threads, for handlers that never block).
 #pragma once
 
+#include <micro/broker.hpp>
 #include <micro/codec.hpp>
 #include <micro/rpc/call.hpp>
 #include <micro/rpc/stream.hpp>
@@ -46,11 +56,14 @@ struct ServiceOptions {
     std::string name;
     std::string version = "latest";
     Metadata metadata{};
-    std::string address = "127.0.0.1:0";        ///< where to listen (":0" picks a port)
+    std::string address = "127.0.0.1:0";  ///< where to listen (":0" picks a port)
     std::chrono::milliseconds registerTtl{10000};
     std::chrono::milliseconds registerInterval{0};  ///< 0: a third of the TTL
     std::chrono::milliseconds gracePeriod{5000};    ///< for in-flight calls on stop
     std::size_t handlerThreads = 8;
+    /// HTTP /health and /metrics (micro/admin.hpp): host:port (port 0 picks one)
+    /// or "off". $MICRO_ADMIN_ADDRESS, when set, replaces it.
+    std::string adminAddress = "127.0.0.1:0";
 };
 
 struct EndpointOptions {
@@ -65,7 +78,7 @@ struct StreamOptions {
 };
 
 class Service {
-   public:
+ public:
     Service(Runtime& runtime, ServiceOptions options);
     ~Service();
     Service(const Service&) = delete;
@@ -104,6 +117,23 @@ class Service {
 
     void use(ServerMiddleware middleware);
 
+    /// A subscriber that sees each message of `topic` as it came.
+    void subscribe(std::string topic, MessageHandler fn, SubscribeOptions options = {});
+
+    /// A subscriber of Msg messages (the type is published in the record).
+    template <typename Msg>
+    void subscribe(std::string topic,
+                   std::function<void(const MessageView&, typename Msg::Reader)> fn,
+                   SubscribeOptions options = {}) {
+        addSubscriber(std::move(topic), capnp::Schema::from<Msg>(), std::move(options),
+                      [fn = std::move(fn)](const MessageView& m, capnp::MessageBuilder& in) {
+                          fn(m, in.getRoot<Msg>().asReader());
+                      });
+    }
+
+    /// Middleware around this service's subscribers, outermost first.
+    void useSubscriber(SubscriberMiddleware middleware);
+
     void start();
     void stop();
     /// Install SIGINT/SIGTERM handlers, start(), call `onStarted` (e.g. to
@@ -116,14 +146,19 @@ class Service {
     const std::string& address() const noexcept;
     /// The encoded registry record (micro.schema.ServiceRecord), once started.
     const std::string& record() const noexcept;
+    /// The admin endpoint's bound address, once started ("" when off).
+    const std::string& adminAddress() const noexcept;
 
     struct Impl;
 
-   private:
+ private:
     using TypedHandler =
         std::function<void(ServerCall&, capnp::MessageBuilder&, capnp::MessageBuilder&)>;
     void addTyped(std::string endpoint, capnp::StructSchema request, capnp::StructSchema response,
                   EndpointOptions options, TypedHandler fn);
+    using TypedSubscriber = std::function<void(const MessageView&, capnp::MessageBuilder&)>;
+    void addSubscriber(std::string topic, capnp::StructSchema type, SubscribeOptions options,
+                       TypedSubscriber fn);
     void addStream(std::string endpoint, capnp::StructSchema request, capnp::StructSchema response,
                    StreamOptions options, std::function<void(ServerCall&, Stream&)> fn);
 

@@ -1,4 +1,5 @@
 #include "http_mapping.hpp"
+#include <micro/driver/text.hpp>
 
 #include <micro/abi_view.hpp>
 #include <micro/error.hpp>
@@ -66,38 +67,6 @@ std::string_view reasonFor(int status) noexcept {
 }
 
 namespace {
-void appendJsonString(std::string& out, std::string_view s) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    out += '"';
-    for (char c : s) {
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    out += "\\u00";
-                    out += kHex[(c >> 4) & 0xf];
-                    out += kHex[c & 0xf];
-                } else {
-                    out += c;
-                }
-        }
-    }
-    out += '"';
-}
 
 void appendNumber(std::string& out, long long v) {
     char buf[24];
@@ -116,13 +85,13 @@ void appendHeader(std::string& out, std::string_view name, std::string_view valu
 
 std::string errorBody(std::string_view id, micro_code code, std::string_view detail) {
     std::string out = "{\"id\":";
-    appendJsonString(out, id);
+    driver::appendJsonString(out, id);
     out += ",\"code\":";
     appendNumber(out, code);
     out += ",\"detail\":";
-    appendJsonString(out, detail);
+    driver::appendJsonString(out, detail);
     out += ",\"status\":";
-    appendJsonString(out, codeName(static_cast<Code>(code)));
+    driver::appendJsonString(out, codeName(static_cast<Code>(code)));
     out += '}';
     return out;
 }

@@ -18,6 +18,7 @@
 
 #include <unistd.h>
 
+#include "failure.hpp"
 #include "flags.hpp"
 #include "latency.hpp"
 
@@ -58,22 +59,6 @@ struct PubsubOptions {
     double warmup = 1;
     std::string topic;
 };
-
-struct Failure {
-    std::mutex mutex;
-    std::uint64_t count = 0;
-    std::string first;
-
-    void add(std::string what) {
-        std::lock_guard lock(mutex);
-        if (count++ == 0) first = std::move(what);
-    }
-};
-
-std::string describe(const std::exception& e) {
-    if (const auto* error = dynamic_cast<const Error*>(&e)) return error->describe();
-    return e.what();
-}
 
 void publishLoop(Broker& broker, const PubsubOptions& o, const Window& window,
                  const std::atomic<bool>& go, std::atomic<std::uint64_t>& published,

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "failure.hpp"
 #include "flags.hpp"
 #include "latency.hpp"
 
@@ -60,22 +61,6 @@ std::string keyOf(int thread, std::size_t index) {
     std::snprintf(key, sizeof key, "t%04xk%010" PRIx64, static_cast<unsigned>(thread) & 0xffffu,
                   static_cast<std::uint64_t>(index & 0xffffffffffULL));
     return std::string(key, 16);
-}
-
-struct Failure {
-    std::mutex mutex;
-    std::uint64_t count = 0;
-    std::string first;
-
-    void add(std::string what) {
-        std::lock_guard lock(mutex);
-        if (count++ == 0) first = std::move(what);
-    }
-};
-
-std::string describe(const std::exception& e) {
-    if (const auto* error = dynamic_cast<const Error*>(&e)) return error->describe();
-    return e.what();
 }
 
 // One thread's loop. Latencies go to a private array of histogram buckets

@@ -11,6 +11,7 @@
 //       or on SIGINT/SIGTERM, exit status 0.
 #include <micro/broker.hpp>
 #include <micro/codec.hpp>
+#include <micro/driver/text.hpp>
 #include <micro/runtime.hpp>
 
 #include <fmt/core.h>
@@ -32,36 +33,6 @@
 namespace micro::cli {
 
 namespace {
-
-std::string jsonQuote(std::string_view s) {
-    std::string out = "\"";
-    for (unsigned char c : s) {
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                if (c < 0x20 || c == 0x7f) {
-                    out += fmt::format("\\u{:04x}", c);
-                } else {
-                    out += static_cast<char>(c);
-                }
-        }
-    }
-    return out + "\"";
-}
 
 std::string_view flagValue(const std::vector<std::string>& args, std::size_t& i) {
     if (i + 1 >= args.size()) {
@@ -157,9 +128,9 @@ int subscribe(const Options& options) {
         [&](const MessageView& m) {
             std::string headersJson;
             for (const auto& kv : m.headers) {
-                headersJson +=
-                    fmt::format("{}{}:{}", headersJson.empty() ? "" : ",",
-                                jsonQuote(abi::view(kv.key)), jsonQuote(abi::view(kv.value)));
+                headersJson += fmt::format("{}{}:{}", headersJson.empty() ? "" : ",",
+                                           driver::jsonQuoted(abi::view(kv.key)),
+                                           driver::jsonQuoted(abi::view(kv.value)));
             }
             std::string body;
             bool inlineJson = false;
@@ -171,11 +142,11 @@ int subscribe(const Options& options) {
                     inlineJson = false;  // shown as a string instead
                 }
             }
-            body = inlineJson ? std::string(m.body) : jsonQuote(m.body);
+            body = inlineJson ? std::string(m.body) : driver::jsonQuoted(m.body);
             std::lock_guard lock(out);
             if (count != 0 && printed.load() >= count) return;
             fmt::print("{{\"topic\":{},\"id\":{},\"headers\":{{{}}},\"body\":{}}}\n",
-                       jsonQuote(m.topic), jsonQuote(m.id()), headersJson, body);
+                       driver::jsonQuoted(m.topic), driver::jsonQuoted(m.id()), headersJson, body);
             std::fflush(stdout);
             printed.fetch_add(1);
         },

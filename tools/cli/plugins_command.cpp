@@ -1,4 +1,5 @@
 // `micro plugins inspect FILE.so` and `micro plugins check`.
+#include <micro/driver/text.hpp>
 #include <micro/runtime.hpp>
 
 #include <fmt/core.h>
@@ -6,34 +7,6 @@
 #include "commands.hpp"
 
 namespace micro::cli {
-
-namespace {
-
-std::string jsonEscape(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-                } else {
-                    out += c;
-                }
-        }
-    }
-    return out;
-}
-
-}  // namespace
 
 int pluginsInspect(const Options& options) {
     if (options.args.size() != 1) {
@@ -44,15 +17,16 @@ int pluginsInspect(const Options& options) {
         std::string drivers;
         for (const auto& d : info.drivers) {
             drivers += fmt::format(
-                "{}{{\"kind\":\"{}\",\"name\":\"{}\",\"version\":\"{}\",\"description\":\"{}\"}}",
-                drivers.empty() ? "" : ",", kindName(d.kind), jsonEscape(d.name),
-                jsonEscape(d.version), jsonEscape(d.description));
+                "{}{{\"kind\":\"{}\",\"name\":{},\"version\":{},\"description\":{}}}",
+                drivers.empty() ? "" : ",", kindName(d.kind), driver::jsonQuoted(d.name),
+                driver::jsonQuoted(d.version), driver::jsonQuoted(d.description));
         }
         fmt::print(
-            "{{\"file\":\"{}\",\"name\":\"{}\",\"version\":\"{}\",\"description\":\"{}\","
+            "{{\"file\":{},\"name\":{},\"version\":{},\"description\":{},"
             "\"abi\":\"{}.{}\",\"drivers\":[{}]}}\n",
-            jsonEscape(info.path.string()), jsonEscape(info.name), jsonEscape(info.version),
-            jsonEscape(info.description), info.abiMajor, info.abiMinor, drivers);
+            driver::jsonQuoted(info.path.string()), driver::jsonQuoted(info.name),
+            driver::jsonQuoted(info.version), driver::jsonQuoted(info.description), info.abiMajor,
+            info.abiMinor, drivers);
         return 0;
     }
     fmt::print("file:        {}\n", info.path.string());

@@ -5,6 +5,7 @@
 //   micro store delete KEY
 //   micro store list [--prefix P] [--suffix S] [--limit N] [--offset M]
 // Every verb takes --database D --table T, --manifest FILE and --json.
+#include <micro/driver/text.hpp>
 #include <micro/runtime.hpp>
 
 #include <fmt/core.h>
@@ -49,17 +50,28 @@ StoreArgs parse(const std::vector<std::string>& args, bool prefixTakesValue) {
             }
             return args[++i];
         };
-        if (a == "--database") s.database = value();
-        else if (a == "--table") s.table = value();
-        else if (a == "--limit") s.limit = number(a, value());
-        else if (a == "--offset") s.offset = number(a, value());
-        else if (a == "--version") s.version = number(a, value());
-        else if (a == "--ttl") s.ttlMs = number(a, value());
-        else if (a == "--json") s.json = true;
-        else if (a == "--prefix" && prefixTakesValue) s.prefix = value();
-        else if (a == "--suffix" && prefixTakesValue) s.suffix = value();
-        else if (a == "--prefix") s.prefixFlag = true;
-        else if (a == "--suffix") s.suffixFlag = true;
+        if (a == "--database")
+            s.database = value();
+        else if (a == "--table")
+            s.table = value();
+        else if (a == "--limit")
+            s.limit = number(a, value());
+        else if (a == "--offset")
+            s.offset = number(a, value());
+        else if (a == "--version")
+            s.version = number(a, value());
+        else if (a == "--ttl")
+            s.ttlMs = number(a, value());
+        else if (a == "--json")
+            s.json = true;
+        else if (a == "--prefix" && prefixTakesValue)
+            s.prefix = value();
+        else if (a == "--suffix" && prefixTakesValue)
+            s.suffix = value();
+        else if (a == "--prefix")
+            s.prefixFlag = true;
+        else if (a == "--suffix")
+            s.suffixFlag = true;
         else if (a.starts_with("--")) {
             throw Error(Code::kInvalidArgument, fmt::format("unknown option '{}'", a));
         } else {
@@ -69,17 +81,6 @@ StoreArgs parse(const std::vector<std::string>& args, bool prefixTakesValue) {
     return s;
 }
 
-std::string jsonString(std::string_view s) {
-    std::string out = "\"";
-    for (unsigned char c : s) {
-        if (c == '"') out += "\\\"";
-        else if (c == '\\') out += "\\\\";
-        else if (c < 0x20 || c >= 0x7f) out += fmt::format("\\u{:04x}", c);
-        else out += static_cast<char>(c);
-    }
-    return out + "\"";
-}
-
 void printRecord(const Record& r, bool json) {
     if (!json) {
         fmt::print("{}\t{}\n", r.key, r.value);
@@ -87,10 +88,12 @@ void printRecord(const Record& r, bool json) {
     }
     std::string md;
     for (const auto& [k, v] : r.metadata) {
-        md += fmt::format("{}{}:{}", md.empty() ? "" : ",", jsonString(k), jsonString(v));
+        md += fmt::format("{}{}:{}", md.empty() ? "" : ",", driver::jsonQuoted(k),
+                          driver::jsonQuoted(v));
     }
-    fmt::print("{{\"key\":{},\"value\":{},\"metadata\":{{{}}},\"expiry_unix_ms\":{},\"version\":{}}}\n",
-               jsonString(r.key), jsonString(r.value), md, r.expiryUnixMs, r.version);
+    fmt::print(
+        "{{\"key\":{},\"value\":{},\"metadata\":{{{}}},\"expiry_unix_ms\":{},\"version\":{}}}\n",
+        driver::jsonQuoted(r.key), driver::jsonQuoted(r.value), md, r.expiryUnixMs, r.version);
 }
 
 }  // namespace
@@ -107,9 +110,14 @@ int store(const Options& options) {
     Runtime rt = Runtime::load(findManifest(options.manifest));
     Store& store = rt.store();
     if (verb == "read") {
-        if (s.positional.size() != 1) throw Error(Code::kInvalidArgument, "usage: micro store read KEY");
-        ReadOptions o{.database = s.database, .table = s.table, .prefix = s.prefixFlag,
-                      .suffix = s.suffixFlag, .limit = s.limit, .offset = s.offset};
+        if (s.positional.size() != 1)
+            throw Error(Code::kInvalidArgument, "usage: micro store read KEY");
+        ReadOptions o{.database = s.database,
+                      .table = s.table,
+                      .prefix = s.prefixFlag,
+                      .suffix = s.suffixFlag,
+                      .limit = s.limit,
+                      .offset = s.offset};
         for (const Record& r : store.read(s.positional[0], o)) printRecord(r, json);
         return 0;
     }
@@ -117,26 +125,33 @@ int store(const Options& options) {
         if (s.positional.size() != 2) {
             throw Error(Code::kInvalidArgument, "usage: micro store write KEY VALUE");
         }
-        WriteOptions o{.database = s.database, .table = s.table,
+        WriteOptions o{.database = s.database,
+                       .table = s.table,
                        .ttl = std::chrono::milliseconds(s.ttlMs),
                        .expectedVersion = s.version};
         std::uint64_t version = store.write(Record{s.positional[0], s.positional[1]}, o);
         if (json) {
-            fmt::print("{{\"key\":{},\"version\":{}}}\n", jsonString(s.positional[0]), version);
+            fmt::print("{{\"key\":{},\"version\":{}}}\n", driver::jsonQuoted(s.positional[0]),
+                       version);
         } else {
             fmt::print("version {}\n", version);
         }
         return 0;
     }
     if (verb == "delete") {
-        if (s.positional.size() != 1) throw Error(Code::kInvalidArgument, "usage: micro store delete KEY");
+        if (s.positional.size() != 1)
+            throw Error(Code::kInvalidArgument, "usage: micro store delete KEY");
         store.erase(s.positional[0], {.database = s.database, .table = s.table});
         return 0;
     }
     if (verb == "list") {
-        if (!s.positional.empty()) throw Error(Code::kInvalidArgument, "usage: micro store list [--prefix P]");
-        ReadOptions o{.database = s.database, .table = s.table, .suffix = !s.suffix.empty(),
-                      .limit = s.limit, .offset = s.offset};
+        if (!s.positional.empty())
+            throw Error(Code::kInvalidArgument, "usage: micro store list [--prefix P]");
+        ReadOptions o{.database = s.database,
+                      .table = s.table,
+                      .suffix = !s.suffix.empty(),
+                      .limit = s.limit,
+                      .offset = s.offset};
         std::string match = s.suffix.empty() ? s.prefix : s.suffix;
         if (!s.prefix.empty() && !s.suffix.empty()) {
             throw Error(Code::kInvalidArgument, "list takes --prefix or --suffix, not both");
@@ -144,7 +159,7 @@ int store(const Options& options) {
         std::vector<std::string> keys = store.list(match, o);
         if (json) {
             std::string out;
-            for (const auto& k : keys) out += (out.empty() ? "" : ",") + jsonString(k);
+            for (const auto& k : keys) out += (out.empty() ? "" : ",") + driver::jsonQuoted(k);
             fmt::print("[{}]\n", out);
         } else {
             for (const auto& k : keys) fmt::print("{}\n", k);

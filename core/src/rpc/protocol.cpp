@@ -1,4 +1,5 @@
 #include "protocol.hpp"
+#include <micro/driver/text.hpp>
 
 #include <micro/abi_view.hpp>
 
@@ -14,52 +15,44 @@ FrameHeaders FrameHeaders::parse(std::span<const micro_kv> headers) noexcept {
             continue;
         }
         switch (key[1]) {
-            case 'k': f.kind = value.empty() ? 0 : value[0]; break;
-            case 'i': f.hasId = parseU64(value, f.id); break;
-            case 's': (key == kStreaming ? f.streaming : f.service) = value; break;
-            case 'e': f.endpoint = value; break;
-            case 't': f.timeout = value; break;
-            case 'c': f.code = value; break;
-            case 'd': f.detail = value; break;
-            case 'n': f.n = value; break;
-            default: break;
+            case 'k':
+                f.kind = value.empty() ? 0 : value[0];
+                break;
+            case 'i':
+                f.hasId = parseU64(value, f.id);
+                break;
+            case 's':
+                (key == kStreaming ? f.streaming : f.service) = value;
+                break;
+            case 'e':
+                f.endpoint = value;
+                break;
+            case 't':
+                f.timeout = value;
+                break;
+            case 'c':
+                f.code = value;
+                break;
+            case 'd':
+                f.detail = value;
+                break;
+            case 'n':
+                f.n = value;
+                break;
+            default:
+                break;
         }
     }
     return f;
 }
 
-namespace {
-void appendJsonString(std::string& out, std::string_view s) {
-    out += '"';
-    for (char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    static const char* hex = "0123456789abcdef";
-                    out += "\\u00";
-                    out += hex[(c >> 4) & 0xf];
-                    out += hex[c & 0xf];
-                } else {
-                    out += c;
-                }
-        }
-    }
-    out += '"';
-}
-}  // namespace
-
 std::string errorJson(std::string_view id, Code code, std::string_view detail) {
     std::string out = "{\"id\":";
-    appendJsonString(out, id);
+    driver::appendJsonString(out, id);
     out += ",\"code\":" + std::to_string(static_cast<int>(code)) + ",\"detail\":";
-    appendJsonString(out, detail);
+    driver::appendJsonString(out, detail);
     out += ",\"status\":";
-    appendJsonString(out, codeName(code));
+    driver::appendJsonString(out, codeName(code));
     out += '}';
     return out;
 }

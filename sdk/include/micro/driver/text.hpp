@@ -1,5 +1,6 @@
 // micro/driver/text.hpp — small helpers most drivers need: the clock that
-// record expiry is measured in, and keys made safe to quote in a message.
+// record expiry is measured in, keys made safe to quote in a message, and
+// JSON string literals for documents written by hand.
 //
 // Contract: pure functions, no state; safe from any thread.
 #pragma once
@@ -39,6 +40,50 @@ inline std::string printable(std::string_view text) {
         }
     }
     if (text.size() > kMax) out += "...";
+    return out;
+}
+
+/// Appends `s` as a quoted JSON string: '"' and '\\' escaped, \n \r \t
+/// by name, other control bytes as \u00XX; every other byte as it is (the
+/// caller passes UTF-8).
+inline void appendJsonString(std::string& out, std::string_view s) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out += '"';
+    for (char c : s) {
+        switch (c) {
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20) {
+                    out += "\\u00";
+                    out += kHex[(c >> 4) & 0xf];
+                    out += kHex[c & 0xf];
+                } else {
+                    out += c;
+                }
+        }
+    }
+    out += '"';
+}
+
+/// `s` as a quoted JSON string (see appendJsonString).
+inline std::string jsonQuoted(std::string_view s) {
+    std::string out;
+    out.reserve(s.size() + 2);
+    appendJsonString(out, s);
     return out;
 }
 

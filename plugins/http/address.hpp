@@ -5,34 +5,29 @@
 //
 // A trailing "/" is allowed, so "http://127.0.0.1:8080/" works as written.
 //
-// PORT is decimal, 0-65535; 0 asks `listen` to pick a free port and is
-// refused by `dial`. Anything else (no port, an unbracketed IPv6 address,
-// another scheme, spaces or control bytes) is INVALID_ARGUMENT with a message
-// naming the address.
+// The syntax is shared with the other socket transports and lives in
+// micro/transport_common/address.hpp (plugins/common); this header binds it
+// to the "http" scheme, so errors read "bad http address '...': why".
 //
 // Contract: pure functions, no state, no I/O (no name resolution); safe from
-// any thread.
+// any thread. Bad syntax throws micro::Error(INVALID_ARGUMENT).
 #pragma once
 
-#include <cstdint>
-#include <string>
+#include <micro/transport_common/address.hpp>
+
 #include <string_view>
 
 namespace micro::http {
 
-struct HostPort {
-    std::string host;  // without brackets
-    std::uint16_t port = 0;
-};
+using transport_common::formatAddress;
+using transport_common::HostPort;
+using transport_common::printable;
+
+inline constexpr transport_common::AddressSyntax kAddressSyntax{"http", true};
 
 /// Split `address` per the syntax above; throws micro::Error(INVALID_ARGUMENT).
-HostPort parseAddress(std::string_view address);
-
-/// "HOST:PORT", with brackets around a host that contains ':'.
-std::string formatAddress(std::string_view host, std::uint16_t port);
-
-/// `text` made safe to quote in a one-line message: bytes outside printable
-/// ASCII become \xNN and text past 64 bytes is cut.
-std::string printable(std::string_view text);
+inline HostPort parseAddress(std::string_view address) {
+    return transport_common::parseAddress(address, kAddressSyntax);
+}
 
 }  // namespace micro::http

@@ -60,9 +60,11 @@
 #include <thread>
 #include <vector>
 
-#include "byte_buffer.hpp"
+#include <micro/transport_common/byte_buffer.hpp>
 
 namespace micro::http {
+
+using transport_common::ByteBuffer;
 
 /// The driver's config, as every connection needs it.
 struct Settings {

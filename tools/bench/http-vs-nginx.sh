@@ -5,13 +5,16 @@
 # returning a fixed response (the baseline's config and post.lua), repeated
 # alternately. Prints one RESULT line per run and the medians.
 #
-#   tools/bench/http-vs-nginx.sh BUILD_DIR [REPS] [DURATION_S]
+#   [HANDLER_THREADS=N] tools/bench/http-vs-nginx.sh BUILD_DIR [REPS] [DURATION_S]
 #
 # Needs wrk and nginx (tools/install-deps.sh). Not a test.
 set -euo pipefail
 build=${1:?usage: http-vs-nginx.sh BUILD_DIR [REPS] [DURATION_S]}
 reps=${2:-5}
 duration=${3:-5}
+# Greeter.Hello never blocks, so by default it runs on the transport's
+# threads (0): the figure is the transport's, not the handler pool's.
+handler_threads=${HANDLER_THREADS:-0}
 here=$(cd "$(dirname "$0")" && pwd)
 baselines=${BASELINES:-/work/shared/baselines}
 work=$(mktemp -d)
@@ -37,7 +40,8 @@ driver = "http"
 plugin = "micro-memory.so"
 driver = "memory"
 TOML
-"$build/bin/greeter-server" --manifest "$work/m.toml" --address 127.0.0.1:0 >"$work/greeter.out" 2>"$work/greeter.err" &
+"$build/bin/greeter-server" --manifest "$work/m.toml" --address 127.0.0.1:0 \
+  --handler-threads "$handler_threads" >"$work/greeter.out" 2>"$work/greeter.err" &
 pids+=($!)
 for _ in $(seq 100); do grep -q listening "$work/greeter.out" 2>/dev/null && break; sleep 0.1; done
 greeter=$(awk '{print $NF}' "$work/greeter.out")

@@ -1,4 +1,4 @@
-// plugins/http/byte_buffer.hpp — a growable byte buffer for the hot path.
+// micro/transport_common/byte_buffer.hpp — a growable byte buffer for the hot path.
 //
 // Contract: not thread-safe (its owner serializes access). Unlike
 // std::vector it never zero-fills what it grows into, and it keeps its
@@ -13,7 +13,7 @@
 #include <memory>
 #include <utility>
 
-namespace micro::http {
+namespace micro::transport_common {
 
 class ByteBuffer {
  public:
@@ -87,4 +87,4 @@ class ByteBuffer {
     std::size_t capacity_ = 0;
 };
 
-}  // namespace micro::http
+}  // namespace micro::transport_common

@@ -5,7 +5,7 @@
 # returning a fixed response (the baseline's config and post.lua), repeated
 # alternately. Prints one RESULT line per run and the medians.
 #
-#   [HANDLER_THREADS=N] tools/bench/http-vs-nginx.sh BUILD_DIR [REPS] [DURATION_S]
+#   [HANDLER_THREADS=N] [IO_THREADS=N] tools/bench/http-vs-nginx.sh BUILD_DIR [REPS] [DURATION_S]
 #
 # Needs wrk and nginx (tools/install-deps.sh). Not a test.
 set -euo pipefail
@@ -15,6 +15,7 @@ duration=${3:-5}
 # Greeter.Hello never blocks, so by default it runs on the transport's
 # threads (0): the figure is the transport's, not the handler pool's.
 handler_threads=${HANDLER_THREADS:-0}
+io_threads=${IO_THREADS:-2}
 here=$(cd "$(dirname "$0")" && pwd)
 baselines=${BASELINES:-/work/shared/baselines}
 work=$(mktemp -d)
@@ -36,6 +37,7 @@ path = "$work/registry.db"
 [transport]
 plugin = "micro-http.so"
 driver = "http"
+io_threads = $io_threads
 [broker]
 plugin = "micro-memory.so"
 driver = "memory"

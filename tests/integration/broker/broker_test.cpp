@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <micro/broker.hpp>
+#include <micro/metrics.hpp>
 #include <micro/runtime.hpp>
 #include <micro/service.hpp>
 
@@ -114,6 +115,11 @@ TEST_CASE(
               std::vector<std::string>{"Ada/application/json", "Grace/application/capnp"});
     }
 
+    // Each delivery is counted for /metrics, by topic and result.
+    const std::string exposed = micro::metrics::Registry::global().expose();
+    CHECK(exposed.find(R"(micro_broker_deliveries_total{topic="welcomer.events",result="ok"} 2)") !=
+          std::string::npos);
+
     const auto described = setup.micro({"describe", "welcomer"});
     INFO(described.err);
     CHECK(described.exitCode == 0);
@@ -155,6 +161,10 @@ TEST_CASE("an event that does not decode is dead-lettered at once, without retri
     CHECK(dead.items[0].find("nmae") != std::string::npos);  // the reason names the field
     std::lock_guard lockHandled(handled.mutex);
     CHECK(handled.items == std::vector<std::string>{"ok"});
+    const std::string exposed = micro::metrics::Registry::global().expose();
+    CHECK(exposed.find(
+              R"(micro_broker_deliveries_total{topic="strict.events",result="dead_letter"} 1)") !=
+          std::string::npos);
 }
 
 TEST_CASE("micro publish refuses malformed JSON, a bad topic and a bad header before sending") {

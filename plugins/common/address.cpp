@@ -29,24 +29,6 @@ bool isIpv6Char(char c) noexcept {
 
 }  // namespace
 
-std::string printable(std::string_view text) {
-    constexpr std::size_t kMax = 64;
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (std::size_t i = 0; i < text.size() && i < kMax; ++i) {
-        auto c = static_cast<unsigned char>(text[i]);
-        if (c >= 0x20 && c < 0x7f && c != '\\') {
-            out.push_back(static_cast<char>(c));
-        } else {
-            out += "\\x";
-            out.push_back(kHex[c >> 4]);
-            out.push_back(kHex[c & 0xf]);
-        }
-    }
-    if (text.size() > kMax) out += "...";
-    return out;
-}
-
 HostPort parseAddress(std::string_view address, const AddressSyntax& syntax) {
     std::string_view rest = address;
     if (rest.starts_with(syntax.scheme) && rest.substr(syntax.scheme.size()).starts_with("://")) {

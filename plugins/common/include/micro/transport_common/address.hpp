@@ -16,6 +16,8 @@
 // any thread.
 #pragma once
 
+#include <micro/driver/text.hpp>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -40,8 +42,7 @@ HostPort parseAddress(std::string_view address, const AddressSyntax& syntax);
 /// "HOST:PORT", with brackets around a host that contains ':'.
 std::string formatAddress(std::string_view host, std::uint16_t port);
 
-/// `text` made safe to quote in a one-line message: bytes outside printable
-/// ASCII become \xNN and text past 64 bytes is cut.
-std::string printable(std::string_view text);
+/// `text` made safe to quote in a one-line message (the SDK's helper).
+using micro::driver::printable;
 
 }  // namespace micro::transport_common

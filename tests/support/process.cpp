@@ -1,5 +1,9 @@
 #include "process.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -11,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 extern char** environ;
@@ -99,6 +104,44 @@ std::string TempDir::write(const std::string& name, const std::string& content) 
     std::string full = path_ + "/" + name;
     std::ofstream(full, std::ios::binary) << content;
     return full;
+}
+
+int freeLoopbackPort() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw std::runtime_error("freeLoopbackPort: socket() failed");
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    socklen_t len = sizeof(addr);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+        ::close(fd);
+        throw std::runtime_error("freeLoopbackPort: cannot bind a loopback port");
+    }
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
+
+std::string findExecutable(const std::string& built, const char* overrideEnv) {
+    if (const char* env = std::getenv(overrideEnv); env != nullptr && *env != '\0') return env;
+    if (built.find('/') != std::string::npos) return built;
+    if (const char* path = std::getenv("PATH"); path != nullptr) {
+        std::stringstream dirs(path);
+        std::string dir;
+        while (std::getline(dirs, dir, ':')) {
+            std::filesystem::path candidate = std::filesystem::path(dir) / built;
+            if (!dir.empty() && ::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+        }
+    }
+    throw std::runtime_error(built +
+                             " not found on PATH (install it: tools/install-deps.sh, or set " +
+                             overrideEnv + ")");
+}
+
+std::string readFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 }  // namespace micro::test

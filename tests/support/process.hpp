@@ -18,6 +18,19 @@ struct ProcessResult {
 ProcessResult runProcess(const std::vector<std::string>& argv,
                          const std::vector<std::string>& env = {}, int timeoutSeconds = 60);
 
+/// A TCP port on 127.0.0.1 that nothing listens on right now (the kernel's
+/// pick; another process may take it before the caller binds it, so servers
+/// started on it retry with a new one).
+int freeLoopbackPort();
+
+/// The executable a test runs as a server: $`overrideEnv` when set, else
+/// `built` when it is a path, else `built` looked up on $PATH. Throws
+/// std::runtime_error naming the program and the variable when not found.
+std::string findExecutable(const std::string& built, const char* overrideEnv);
+
+/// A whole file's bytes; empty when it cannot be read (for logs in messages).
+std::string readFile(const std::string& path);
+
 /// A fresh directory under $TMPDIR, removed when the object goes.
 class TempDir {
  public:

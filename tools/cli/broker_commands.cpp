@@ -144,7 +144,11 @@ int subscribe(const Options& options) {
             }
             body = inlineJson ? std::string(m.body) : driver::jsonQuoted(m.body);
             std::lock_guard lock(out);
-            if (count != 0 && printed.load() >= count) return;
+            if (count != 0 && printed.load() >= count) {
+                // Past --count: a nack, so a durable engine hands it to
+                // another member instead of losing it to a closing command.
+                throw Error(Code::kUnavailable, "micro subscribe is stopping");
+            }
             fmt::print("{{\"topic\":{},\"id\":{},\"headers\":{{{}}},\"body\":{}}}\n",
                        driver::jsonQuoted(m.topic), driver::jsonQuoted(m.id()), headersJson, body);
             std::fflush(stdout);

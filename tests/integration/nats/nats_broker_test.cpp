@@ -127,7 +127,7 @@ TEST_CASE("nats: a bad config is refused naming the key") {
 
 TEST_CASE("nats: an unreachable url fails create with UNAVAILABLE naming the url") {
     TempDir dir;
-    const std::string url = "nats://127.0.0.1:" + std::to_string(micro::test::freeNatsPort());
+    const std::string url = "nats://127.0.0.1:" + std::to_string(micro::test::freeLoopbackPort());
     const Outcome o =
         outcomeOf([&] { micro::Runtime::load(manifest(dir, url, "timeout_ms = 300\n")); });
     INFO("message: " << o.message);

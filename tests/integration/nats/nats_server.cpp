@@ -23,50 +23,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string serverBinary() {
-    if (const char* env = std::getenv("MICRO_NATS_SERVER"); env != nullptr && *env != '\0') {
-        return env;
-    }
-    std::string built = MICRO_NATS_SERVER_BIN;
-    if (built.find('/') != std::string::npos) return built;
-    if (const char* path = std::getenv("PATH"); path != nullptr) {
-        std::stringstream dirs(path);
-        std::string dir;
-        while (std::getline(dirs, dir, ':')) {
-            std::filesystem::path candidate = std::filesystem::path(dir) / built;
-            if (!dir.empty() && ::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-        }
-    }
-    throw std::runtime_error(
-        "nats-server not found on PATH (install it: tools/install-deps.sh, or set "
-        "MICRO_NATS_SERVER)");
-}
-
-std::string readFile(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 }  // namespace
-
-int freeNatsPort() {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw std::runtime_error("socket failed");
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t len = sizeof(addr);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        ::close(fd);
-        throw std::runtime_error("cannot bind a loopback port");
-    }
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
 
 NatsServer::NatsServer(bool jetstream) : jetstream_(jetstream) { start(true); }
 
@@ -91,9 +48,9 @@ int NatsServer::readyCount() const {
 }
 
 void NatsServer::start(bool pickPort) {
-    const std::string bin = serverBinary();
+    const std::string bin = findExecutable(MICRO_NATS_SERVER_BIN, "MICRO_NATS_SERVER");
     for (int attempt = 0; attempt < 5; ++attempt) {
-        if (pickPort) port_ = freeNatsPort();
+        if (pickPort) port_ = freeLoopbackPort();
         // micro's default body limit is 4 MiB; the server's default
         // max_payload (1 MiB) would refuse such bodies.
         const std::string conf = dir_.write("nats.conf", "max_payload: 8388608\n");

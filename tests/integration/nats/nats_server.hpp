@@ -52,7 +52,4 @@ class NatsServer {
     std::unique_ptr<ChildProcess> process_;
 };
 
-/// A port on 127.0.0.1 that was free a moment ago.
-int freeNatsPort();
-
 }  // namespace micro::test

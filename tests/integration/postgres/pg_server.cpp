@@ -40,24 +40,6 @@ std::string runuserPath() {
     throw std::runtime_error("pg_server: runuser not found (needed to run PostgreSQL as root)");
 }
 
-/// A TCP port on 127.0.0.1 that nothing listens on right now.
-int freeLoopbackPort() {
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw std::runtime_error("pg_server: socket() failed");
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t len = sizeof(addr);
-    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        close(fd);
-        throw std::runtime_error("pg_server: cannot bind a loopback port");
-    }
-    close(fd);
-    return ntohs(addr.sin_port);
-}
-
 /// True while a process (not a zombie) of process group `group` exists.
 bool groupAlive(pid_t group) {
     std::error_code ec;

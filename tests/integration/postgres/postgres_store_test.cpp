@@ -34,6 +34,7 @@ using namespace std::chrono_literals;
 using micro::Code;
 using micro::test::ChildProcess;
 using micro::test::PgServer;
+using micro::test::readFile;
 using micro::test::TempDir;
 
 namespace {
@@ -94,11 +95,6 @@ struct RestartOnExit {
         }
     }
 };
-
-std::string readFile(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 10s) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;

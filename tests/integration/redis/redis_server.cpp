@@ -24,25 +24,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string serverBinary() {
-    if (const char* env = std::getenv("MICRO_REDIS_SERVER"); env != nullptr && *env != '\0') {
-        return env;
-    }
-    std::string built = MICRO_REDIS_SERVER_BIN;
-    if (built.find('/') != std::string::npos) return built;
-    if (const char* path = std::getenv("PATH"); path != nullptr) {
-        std::stringstream dirs(path);
-        std::string dir;
-        while (std::getline(dirs, dir, ':')) {
-            std::filesystem::path candidate = std::filesystem::path(dir) / built;
-            if (!dir.empty() && ::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-        }
-    }
-    throw std::runtime_error(
-        "redis-server not found on PATH (install it: tools/install-deps.sh, or set "
-        "MICRO_REDIS_SERVER)");
-}
-
 struct ContextFree {
     void operator()(redisContext* c) const noexcept { redisFree(c); }
 };
@@ -68,23 +49,6 @@ void flatten(const redisReply& r, std::vector<std::string>& out) {
 
 }  // namespace
 
-int freeLoopbackPort() {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw std::runtime_error("socket failed");
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t len = sizeof(addr);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        ::close(fd);
-        throw std::runtime_error("cannot bind a loopback port");
-    }
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
-
 RedisServer::RedisServer() : RedisServer(Options{}) {}
 
 RedisServer::RedisServer(Options options) : options_(std::move(options)) { start(true); }
@@ -98,7 +62,7 @@ std::string RedisServer::url(int database, const std::string& password) const {
 }
 
 void RedisServer::start(bool pickPort) {
-    const std::string bin = serverBinary();
+    const std::string bin = findExecutable(MICRO_REDIS_SERVER_BIN, "MICRO_REDIS_SERVER");
     for (int attempt = 0; attempt < 5; ++attempt) {
         if (pickPort) port_ = freeLoopbackPort();
         std::vector<std::string> argv{

@@ -74,7 +74,4 @@ class RedisServer {
     std::unique_ptr<ChildProcess> process_;
 };
 
-/// A port on 127.0.0.1 that was free a moment ago.
-int freeLoopbackPort();
-
 }  // namespace micro::test

@@ -1,6 +1,7 @@
 #include "local_subscriptions.hpp"
 
 #include <micro/abi_view.hpp>
+#include <micro/driver/broker.hpp>
 #include <micro/error.hpp>
 
 #include <algorithm>
@@ -8,28 +9,8 @@
 namespace micro::direct {
 
 /// A message copied off the transport's buffer so it can wait in a queue.
-/// Never moved once built: `kv` points into `headers`.
-struct LocalSubscriptions::OwnedMessage {
-    std::string topic;
-    std::vector<std::pair<std::string, std::string>> headers;
-    std::vector<micro_kv> kv;
-    std::string body;
-
-    explicit OwnedMessage(const micro_message& m)
-        : topic(abi::view(m.topic)), body(abi::view(m.body)) {
-        auto in = abi::view(m.headers, m.header_count);
-        headers.reserve(in.size());
-        for (const auto& h : in) headers.emplace_back(abi::view(h.key), abi::view(h.value));
-        kv.reserve(headers.size());
-        for (const auto& [k, v] : headers) kv.push_back(micro_kv{abi::str(k), abi::str(v)});
-    }
-    OwnedMessage(const OwnedMessage&) = delete;
-    OwnedMessage& operator=(const OwnedMessage&) = delete;
-
-    micro_message view() const noexcept {
-        return micro_message{sizeof(micro_message), abi::str(topic), kv.data(), kv.size(),
-                             abi::bytes(body)};
-    }
+struct LocalSubscriptions::OwnedMessage : driver::OwnedMessage {
+    using driver::OwnedMessage::OwnedMessage;
 };
 
 struct LocalSubscriptions::Subscription {

@@ -6,30 +6,13 @@
 
 namespace micro::memory {
 
-/// A message copied so it can wait (queued behind a busy delivery, or kept
-/// until a manual ack). Never moved once built: `kv` points into `headers`.
-struct MemoryBroker::OwnedMessage {
-    std::string topic;
-    std::vector<std::pair<std::string, std::string>> headers;
-    std::vector<micro_kv> kv;
-    std::string body;
+/// A message kept while it waits (queued behind a busy delivery, or until a
+/// manual ack), with how often it was redelivered.
+struct MemoryBroker::OwnedMessage : driver::OwnedMessage {
     std::uint32_t redeliveries = 0;  // guarded by the subscription's mutex
 
     OwnedMessage(const micro_message& m, std::uint32_t redelivered)
-        : topic(abi::view(m.topic)), body(abi::view(m.body)), redeliveries(redelivered) {
-        auto in = abi::view(m.headers, m.header_count);
-        headers.reserve(in.size());
-        for (const auto& h : in) headers.emplace_back(abi::view(h.key), abi::view(h.value));
-        kv.reserve(headers.size());
-        for (const auto& [k, v] : headers) kv.push_back(micro_kv{abi::str(k), abi::str(v)});
-    }
-    OwnedMessage(const OwnedMessage&) = delete;
-    OwnedMessage& operator=(const OwnedMessage&) = delete;
-
-    micro_message view() const noexcept {
-        return micro_message{sizeof(micro_message), abi::str(topic), kv.data(), kv.size(),
-                             abi::bytes(body)};
-    }
+        : driver::OwnedMessage(m), redeliveries(redelivered) {}
 };
 
 struct MemoryBroker::Subscription {

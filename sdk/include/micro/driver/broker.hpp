@@ -10,7 +10,40 @@
 
 #include <micro/driver/dispatch.hpp>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace micro::driver {
+
+/// A message copied out of a borrowed micro_message, for a driver that must
+/// keep it past the call (queued behind a busy delivery, kept until an ack).
+/// Not copyable or movable: view() points into its own strings.
+class OwnedMessage {
+ public:
+    explicit OwnedMessage(const micro_message& m)
+        : topic_(abi::view(m.topic)), body_(abi::view(m.body)) {
+        auto in = abi::view(m.headers, m.header_count);
+        headers_.reserve(in.size());
+        for (const auto& h : in) headers_.emplace_back(abi::view(h.key), abi::view(h.value));
+        kv_.reserve(headers_.size());
+        for (const auto& [k, v] : headers_) kv_.push_back(micro_kv{abi::str(k), abi::str(v)});
+    }
+    OwnedMessage(const OwnedMessage&) = delete;
+    OwnedMessage& operator=(const OwnedMessage&) = delete;
+
+    /// The message as the ABI passes it; valid while this object lives.
+    micro_message view() const noexcept {
+        return micro_message{sizeof(micro_message), abi::str(topic_), kv_.data(), kv_.size(),
+                             abi::bytes(body_)};
+    }
+
+ private:
+    std::string topic_;
+    std::vector<std::pair<std::string, std::string>> headers_;
+    std::vector<micro_kv> kv_;
+    std::string body_;
+};
 
 struct SubscribeRequest {
     std::string_view topic;

@@ -1,8 +1,6 @@
 // Content types and the body <-> message entry points.
 #include <micro/codec.hpp>
 
-#include <cctype>
-
 #include "internal.hpp"
 
 namespace micro::codec {
@@ -15,10 +13,15 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
+// Whether `s` equals `lowercase` ignoring ASCII case; no copy, as this runs
+// on every call.
+bool equalsLower(std::string_view s, std::string_view lowercase) {
+    if (s.size() != lowercase.size()) return false;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const char c = s[i] >= 'A' && s[i] <= 'Z' ? static_cast<char>(s[i] - 'A' + 'a') : s[i];
+        if (c != lowercase[i]) return false;
+    }
+    return true;
 }
 
 [[noreturn]] void unsupported(std::string_view value, const std::string& why = {}) {
@@ -89,13 +92,13 @@ void validate(capnp::DynamicStruct::Reader value) {
 
 ContentType parseContentType(std::string_view value) {
     const auto semicolon = value.find(';');
-    const std::string media = lower(trim(value.substr(0, semicolon)));
+    const std::string_view media = trim(value.substr(0, semicolon));
     ContentType type;
-    if (media == "application/capnp" || media == "application/x-capnp")
+    if (equalsLower(media, "application/capnp") || equalsLower(media, "application/x-capnp"))
         type = ContentType::kCapnp;
-    else if (media == "application/json")
+    else if (equalsLower(media, "application/json"))
         type = ContentType::kJson;
-    else if (media == "application/octet-stream")
+    else if (equalsLower(media, "application/octet-stream"))
         type = ContentType::kRaw;
     else
         unsupported(value);
@@ -109,12 +112,12 @@ ContentType parseContentType(std::string_view value) {
         if (param.empty()) continue;
         const auto eq = param.find('=');
         if (eq == std::string_view::npos) unsupported(value, ": malformed parameter");
-        if (lower(trim(param.substr(0, eq))) != "charset") continue;
+        if (!equalsLower(trim(param.substr(0, eq)), "charset")) continue;
         std::string_view charset = trim(param.substr(eq + 1));
         if (charset.size() >= 2 && charset.front() == '"' && charset.back() == '"')
             charset = charset.substr(1, charset.size() - 2);
-        const std::string cs = lower(charset);
-        if (type == ContentType::kJson && cs != "utf-8" && cs != "utf8")
+        if (type == ContentType::kJson && !equalsLower(charset, "utf-8") &&
+            !equalsLower(charset, "utf8"))
             unsupported(value, ": JSON must be UTF-8");
     }
     return type;

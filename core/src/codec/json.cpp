@@ -15,7 +15,6 @@
 #include <limits>
 #include <optional>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "internal.hpp"
@@ -327,8 +326,14 @@ class Parser {
                 continue;
             }
             if (c != '\\') {
-                out += static_cast<char>(c);
-                ++pos_;
+                // A run of plain ASCII is copied at once.
+                const std::size_t start = pos_;
+                while (pos_ < in_.size()) {
+                    const auto r = static_cast<unsigned char>(in_[pos_]);
+                    if (r == '"' || r == '\\' || r < 0x20 || r >= 0x80) break;
+                    ++pos_;
+                }
+                out.append(in_.substr(start, pos_ - start));
                 continue;
             }
             const std::size_t escape = pos_;
@@ -446,6 +451,64 @@ std::optional<std::string> base64Decode(std::string_view in) {
 // ---------------------------------------------------------------- JSON -> capnp
 
 // Where a decoded value goes: a struct field or a list element.
+// Where a value sits in the document ("a.b[2].c"), for error messages. It
+// lives on the stack and is rendered only when an error names it, so a value
+// that converts cleanly costs no string.
+class Path {
+ public:
+    Path() = default;  // the document's root
+    Path(const Path* parent, std::string_view field) noexcept : parent_(parent), field_(field) {}
+    Path(const Path* parent, std::size_t index) noexcept
+        : parent_(parent), index_(index), isIndex_(true) {}
+
+    bool isRoot() const noexcept { return parent_ == nullptr; }
+
+    std::string str() const {
+        if (parent_ == nullptr) return {};
+        std::string out = parent_->str();
+        if (isIndex_) {
+            out += '[';
+            out += std::to_string(index_);
+            out += ']';
+        } else {
+            if (!out.empty()) out += '.';
+            out += field_;
+        }
+        return out;
+    }
+
+ private:
+    const Path* parent_ = nullptr;
+    std::string_view field_;
+    std::size_t index_ = 0;
+    bool isIndex_ = false;
+};
+
+// The fields of one struct an object has given so far, by field index; no
+// allocation for structs of up to 64 fields.
+class FieldSet {
+ public:
+    explicit FieldSet(unsigned count) {
+        if (count > 64) more_.resize(count);
+    }
+    /// False if `index` was given already.
+    bool insert(unsigned index) {
+        if (index < 64 && more_.empty()) {
+            const std::uint64_t bit = std::uint64_t{1} << index;
+            if ((small_ & bit) != 0) return false;
+            small_ |= bit;
+            return true;
+        }
+        if (more_[index]) return false;
+        more_[index] = true;
+        return true;
+    }
+
+ private:
+    std::uint64_t small_ = 0;
+    std::vector<bool> more_;
+};
+
 struct Slot {
     capnp::DynamicStruct::Builder* parent = nullptr;
     std::optional<capnp::StructSchema::Field> field;
@@ -476,47 +539,48 @@ struct Integer {
 
 class Decoder {
  public:
-    void decodeStruct(const Json& v, capnp::DynamicStruct::Builder out, const std::string& path) {
+    void decodeStruct(const Json& v, capnp::DynamicStruct::Builder out, const Path& path) {
         const auto schema = out.getSchema();
         if (v.kind != Json::Kind::kObject) {
-            if (path.empty())
+            if (path.isRoot())
                 throw Error(Code::kInvalidArgument, "expected a JSON object for " +
                                                         schemaName(schema) + ", got " +
                                                         kindName(v.kind));
             fail(path, "expected " + schemaName(schema) + " (an object), got " + kindName(v.kind));
         }
-        std::unordered_set<std::string_view> seen;
+        // Duplicates are found by field index: every accepted key names a field.
+        FieldSet seen(schema.getFields().size());
         std::optional<capnp::StructSchema::Field> unionMember;
-        std::string unionPath;
         for (const auto& member : v.members) {
-            const std::string childPath = path.empty() ? member.key : path + "." + member.key;
-            if (!seen.insert(member.key).second) fail(childPath, "given more than once");
+            const Path childPath{&path, member.key};
             KJ_IF_MAYBE (found, schema.findFieldByName(member.key)) {
                 const auto field = *found;
+                if (!seen.insert(field.getIndex())) fail(childPath, "given more than once");
                 if (field.getProto().getDiscriminantValue() !=
                     capnp::schema::Field::NO_DISCRIMINANT) {
-                    if (unionMember)
+                    if (unionMember) {
+                        const Path unionPath{&path, unionMember->getProto().getName().cStr()};
                         throw Error(Code::kInvalidArgument,
-                                    "fields '" + unionPath + "' and '" + childPath +
+                                    "fields '" + unionPath.str() + "' and '" + childPath.str() +
                                         "' are members of the same union: give only one");
+                    }
                     unionMember = field;
-                    unionPath = childPath;
                 }
                 decodeField(member.value, out, field, childPath);
             } else {
                 throw Error(Code::kInvalidArgument,
-                            "unknown field '" + childPath + "' in " + schemaName(schema));
+                            "unknown field '" + childPath.str() + "' in " + schemaName(schema));
             }
         }
     }
 
  private:
-    [[noreturn]] static void fail(const std::string& path, const std::string& what) {
-        throw Error(Code::kInvalidArgument, "field '" + path + "': " + what);
+    [[noreturn]] static void fail(const Path& path, const std::string& what) {
+        throw Error(Code::kInvalidArgument, "field '" + path.str() + "': " + what);
     }
 
     void decodeField(const Json& v, capnp::DynamicStruct::Builder& out,
-                     capnp::StructSchema::Field field, const std::string& path) {
+                     capnp::StructSchema::Field field, const Path& path) {
         const bool member =
             field.getProto().getDiscriminantValue() != capnp::schema::Field::NO_DISCRIMINANT;
         const auto type = field.getType();
@@ -540,7 +604,7 @@ class Decoder {
         decodeValue(v, type, slot, path);
     }
 
-    void decodeValue(const Json& v, capnp::Type type, const Slot& slot, const std::string& path) {
+    void decodeValue(const Json& v, capnp::Type type, const Slot& slot, const Path& path) {
         switch (type.which()) {
             case W::VOID:
                 if (v.kind != Json::Kind::kNull) expected(v, type, path, "null");
@@ -609,7 +673,7 @@ class Decoder {
         fail(path, "unsupported type");
     }
 
-    [[noreturn]] static void expected(const Json& v, capnp::Type type, const std::string& path,
+    [[noreturn]] static void expected(const Json& v, capnp::Type type, const Path& path,
                                       const std::string& form = {}) {
         std::string what = "expected " + typeName(type);
         if (!form.empty()) what += " (" + form + ")";
@@ -647,7 +711,7 @@ class Decoder {
     }
 
     // The numeric text of a number, or of a string holding a number.
-    static std::string_view numericText(const Json& v, capnp::Type type, const std::string& path) {
+    static std::string_view numericText(const Json& v, capnp::Type type, const Path& path) {
         if (v.kind == Json::Kind::kNumber) return v.text;
         if (v.kind == Json::Kind::kString) {
             if (!isNumberLexeme(v.text))
@@ -657,7 +721,7 @@ class Decoder {
         expected(v, type, path);
     }
 
-    static Integer integerIn(const Json& v, capnp::Type type, const std::string& path) {
+    static Integer integerIn(const Json& v, capnp::Type type, const Path& path) {
         const std::string_view text = numericText(v, type, path);
         auto outOfRange = [&]() -> Integer {
             fail(path, display(v) + " out of range for " + typeName(type));
@@ -702,7 +766,7 @@ class Decoder {
         return out;
     }
 
-    static std::int64_t signedIn(const Json& v, capnp::Type type, const std::string& path,
+    static std::int64_t signedIn(const Json& v, capnp::Type type, const Path& path,
                                  std::int64_t min, std::int64_t max) {
         const Integer n = integerIn(v, type, path);
         if (n.negative ? n.signedValue < min : n.unsignedValue > static_cast<std::uint64_t>(max))
@@ -710,7 +774,7 @@ class Decoder {
         return n.negative ? n.signedValue : static_cast<std::int64_t>(n.unsignedValue);
     }
 
-    static std::uint64_t unsignedIn(const Json& v, capnp::Type type, const std::string& path,
+    static std::uint64_t unsignedIn(const Json& v, capnp::Type type, const Path& path,
                                     std::uint64_t max) {
         const Integer n = integerIn(v, type, path);
         if (n.negative || n.unsignedValue > max)
@@ -718,7 +782,7 @@ class Decoder {
         return n.unsignedValue;
     }
 
-    static double floatIn(const Json& v, capnp::Type type, const std::string& path) {
+    static double floatIn(const Json& v, capnp::Type type, const Path& path) {
         if (v.kind == Json::Kind::kString) {
             if (v.text == "NaN") return std::numeric_limits<double>::quiet_NaN();
             if (v.text == "Infinity") return std::numeric_limits<double>::infinity();
@@ -739,7 +803,7 @@ class Decoder {
         return d;
     }
 
-    void decodeData(const Json& v, capnp::Type type, const Slot& slot, const std::string& path) {
+    void decodeData(const Json& v, capnp::Type type, const Slot& slot, const Path& path) {
         if (v.kind == Json::Kind::kString) {
             auto bytes = base64Decode(v.text);
             if (!bytes) fail(path, "invalid base64");
@@ -753,7 +817,7 @@ class Decoder {
             auto data = slot.init(static_cast<unsigned>(v.items.size())).as<capnp::Data>();
             for (std::size_t i = 0; i < v.items.size(); ++i) {
                 const auto& item = v.items[i];
-                const std::string itemPath = path + "[" + std::to_string(i) + "]";
+                const Path itemPath{&path, i};
                 if (item.kind != Json::Kind::kNumber)
                     fail(itemPath,
                          std::string("expected a byte (0..255), got ") + kindName(item.kind));
@@ -765,8 +829,7 @@ class Decoder {
         expected(v, type, path, "a base64 string");
     }
 
-    void decodeList(const Json& v, capnp::ListSchema schema, const Slot& slot,
-                    const std::string& path) {
+    void decodeList(const Json& v, capnp::ListSchema schema, const Slot& slot, const Path& path) {
         if (v.kind != Json::Kind::kArray) expected(v, schema, path, "an array");
         if (v.items.size() > kMaxListSize) fail(path, "list too long");
         const auto elementType = schema.getElementType();
@@ -780,12 +843,11 @@ class Decoder {
             Slot element;
             element.list = &list;
             element.index = static_cast<unsigned>(i);
-            decodeValue(item, elementType, element, path + "[" + std::to_string(i) + "]");
+            decodeValue(item, elementType, element, Path{&path, i});
         }
     }
 
-    void decodeEnum(const Json& v, capnp::EnumSchema schema, const Slot& slot,
-                    const std::string& path) {
+    void decodeEnum(const Json& v, capnp::EnumSchema schema, const Slot& slot, const Path& path) {
         if (v.kind == Json::Kind::kString) {
             KJ_IF_MAYBE (e, schema.findEnumerantByName(v.text)) {
                 slot.set(capnp::DynamicEnum(*e));
@@ -812,11 +874,13 @@ class Decoder {
 
 class Writer {
  public:
-    explicit Writer(bool pretty) : pretty_(pretty) {}
+    explicit Writer(bool pretty) : pretty_(pretty) {
+        out_.reserve(128);  // most replies fit: one allocation, not one per doubling
+    }
 
     std::string take() { return std::move(out_); }
 
-    void writeStruct(capnp::DynamicStruct::Reader s, const std::string& path) {
+    void writeStruct(capnp::DynamicStruct::Reader s, const Path& path) {
         const auto schema = s.getSchema();
         std::optional<unsigned> active;
         KJ_IF_MAYBE (f, s.which()) {
@@ -832,8 +896,9 @@ class Writer {
             if (member && active != field.getIndex()) continue;
             const auto type = field.getType();
             const bool pointer = !proto.isGroup() && isPointer(type);
-            const std::string name = proto.getName().cStr();
-            const std::string childPath = path.empty() ? name : path + "." + name;
+            const auto nameText = proto.getName();
+            const std::string_view name(nameText.cStr(), nameText.size());
+            const Path childPath{&path, name};
             if (pointer && !s.has(field)) {
                 if (!member) continue;
                 separator(any);
@@ -877,7 +942,7 @@ class Writer {
         newline();
     }
 
-    void key(const std::string& name) {
+    void key(std::string_view name) {
         writeString(name);
         out_ += pretty_ ? ": " : ":";
     }
@@ -900,8 +965,7 @@ class Writer {
         }
     }
 
-    void writeValue(const capnp::DynamicValue::Reader& value, capnp::Type type,
-                    const std::string& path) {
+    void writeValue(const capnp::DynamicValue::Reader& value, capnp::Type type, const Path& path) {
         switch (type.which()) {
             case W::VOID:
                 out_ += "null";
@@ -955,7 +1019,7 @@ class Writer {
                 bool any = false;
                 for (unsigned i = 0; i < list.size(); ++i) {
                     separator(any);
-                    writeValue(list[i], elementType, path + "[" + std::to_string(i) + "]");
+                    writeValue(list[i], elementType, Path{&path, i});
                 }
                 --depth_;
                 if (any) newline();
@@ -977,9 +1041,9 @@ class Writer {
             case W::INTERFACE:
             case W::ANY_POINTER:
                 throw Error(Code::kUnimplemented,
-                            "field '" + path + "': " + typeName(type) + " has no JSON form");
+                            "field '" + path.str() + "': " + typeName(type) + " has no JSON form");
         }
-        throw Error(Code::kUnimplemented, "field '" + path + "': unsupported type");
+        throw Error(Code::kUnimplemented, "field '" + path.str() + "': unsupported type");
     }
 
     void writeString(std::string_view s) {
@@ -1016,7 +1080,15 @@ class Writer {
                             std::snprintf(buf, sizeof buf, "\\u%04x", c);
                             out_ += buf;
                         } else {
-                            out_ += static_cast<char>(c);
+                            // A run of plain ASCII is copied at once.
+                            const std::size_t start = i;
+                            while (i < s.size()) {
+                                const auto r = static_cast<unsigned char>(s[i]);
+                                if (r == '"' || r == '\\' || r < 0x20 || r >= 0x80) break;
+                                ++i;
+                            }
+                            out_.append(s.substr(start, i - start));
+                            continue;
                         }
                 }
                 ++i;
@@ -1044,7 +1116,7 @@ class Writer {
 std::string toJson(const capnp::DynamicStruct::Reader& value, JsonOptions options) {
     try {
         Writer writer(options.pretty);
-        writer.writeStruct(value, "");
+        writer.writeStruct(value, Path{});
         return writer.take();
     } catch (const kj::Exception& e) {
         throw Error(Code::kInvalidArgument,
@@ -1055,7 +1127,7 @@ std::string toJson(const capnp::DynamicStruct::Reader& value, JsonOptions option
 void fromJson(std::string_view json, capnp::DynamicStruct::Builder out) {
     const Json root = Parser(json).parseDocument();
     try {
-        Decoder().decodeStruct(root, out, "");
+        Decoder().decodeStruct(root, out, Path{});
     } catch (const kj::Exception& e) {
         throw Error(Code::kInvalidArgument, std::string("cannot decode JSON into ") +
                                                 schemaName(out.getSchema()) + ": " +

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -20,6 +21,10 @@
 namespace micro {
 
 namespace {
+
+// Words of stack space a typed handler's request and response messages start
+// in (512 bytes each); larger messages grow onto the heap.
+constexpr std::size_t kScratchWords = 64;
 
 struct EndpointInfo {
     std::string name;
@@ -200,9 +205,13 @@ void Service::addTyped(std::string endpoint, capnp::StructSchema request,
             codec::ContentType type = codec::parseContentType(call.contentType);
             // Raw bytes for a typed endpoint are its binary encoding.
             if (type == codec::ContentType::kRaw) type = codec::ContentType::kCapnp;
-            capnp::MallocMessageBuilder in;
+            // Small messages stay on the stack: by default a message builder
+            // starts with an 8 KiB zeroed allocation, on every call.
+            std::array<capnp::word, kScratchWords> inScratch{};  // zeroed, as capnp requires
+            capnp::MallocMessageBuilder in(kj::arrayPtr(inScratch.data(), inScratch.size()));
             codec::decode(type, call.body, request, in);
-            capnp::MallocMessageBuilder out;
+            std::array<capnp::word, kScratchWords> outScratch{};
+            capnp::MallocMessageBuilder out(kj::arrayPtr(outScratch.data(), outScratch.size()));
             fn(call, in, out);
             call.response =
                 codec::encode(type, out.getRoot<capnp::DynamicStruct>(response).asReader());
@@ -249,7 +258,8 @@ void Service::addSubscriber(std::string topic, capnp::StructSchema type, Subscri
             header.empty() ? codec::ContentType::kCapnp : codec::parseContentType(header);
         // Raw bytes for a typed subscriber are its binary encoding.
         if (contentType == codec::ContentType::kRaw) contentType = codec::ContentType::kCapnp;
-        capnp::MallocMessageBuilder in;
+        std::array<capnp::word, kScratchWords> scratch{};  // zeroed, as capnp requires
+        capnp::MallocMessageBuilder in(kj::arrayPtr(scratch.data(), scratch.size()));
         codec::decode(contentType, m.body, type, in);
         fn(m, in);
     };

@@ -97,6 +97,18 @@ std::size_t utf8Length(std::string_view s, std::size_t pos) {
 
 // ---------------------------------------------------------------- parser
 
+// The end of the run of plain ASCII starting at `from`: the characters a
+// JSON string holds as they are (no quote, backslash, control or non-ASCII
+// byte), so both directions copy such runs in one go.
+std::size_t plainRunEnd(std::string_view s, std::size_t from) noexcept {
+    while (from < s.size()) {
+        const auto c = static_cast<unsigned char>(s[from]);
+        if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
+        ++from;
+    }
+    return from;
+}
+
 class Parser {
  public:
     explicit Parser(std::string_view in) : in_(in) {}
@@ -326,14 +338,9 @@ class Parser {
                 continue;
             }
             if (c != '\\') {
-                // A run of plain ASCII is copied at once.
                 const std::size_t start = pos_;
-                while (pos_ < in_.size()) {
-                    const auto r = static_cast<unsigned char>(in_[pos_]);
-                    if (r == '"' || r == '\\' || r < 0x20 || r >= 0x80) break;
-                    ++pos_;
-                }
-                out.append(in_.substr(start, pos_ - start));
+                pos_ = plainRunEnd(in_, pos_);
+                out.append(in_.substr(start, pos_ - start));  // copied at once
                 continue;
             }
             const std::size_t escape = pos_;
@@ -1080,14 +1087,9 @@ class Writer {
                             std::snprintf(buf, sizeof buf, "\\u%04x", c);
                             out_ += buf;
                         } else {
-                            // A run of plain ASCII is copied at once.
                             const std::size_t start = i;
-                            while (i < s.size()) {
-                                const auto r = static_cast<unsigned char>(s[i]);
-                                if (r == '"' || r == '\\' || r < 0x20 || r >= 0x80) break;
-                                ++i;
-                            }
-                            out_.append(s.substr(start, i - start));
+                            i = plainRunEnd(s, i);
+                            out_.append(s.substr(start, i - start));  // copied at once
                             continue;
                         }
                 }

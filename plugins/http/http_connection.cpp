@@ -35,8 +35,6 @@ constexpr std::size_t kKeepBuffer = 1u << 20;  // give back more than this once 
 constexpr auto kCloseTimeout = std::chrono::milliseconds(2000);
 constexpr int kMaxFlushRounds = 16;
 
-thread_local IoWorker* tConnectionWorker = nullptr;
-
 std::string errnoText(int e) { return std::system_category().message(e); }
 
 std::string ms(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
@@ -73,54 +71,6 @@ std::string printableText(std::string_view s) {
 }
 
 }  // namespace
-
-// ---------------------------------------------------------------------------
-// IoWorker
-
-IoWorker::IoWorker() : work_(boost::asio::make_work_guard(context_)) {
-    thread_ = std::thread([this] { run(); });
-}
-
-IoWorker::~IoWorker() { stop(); }
-
-bool IoWorker::current() const noexcept { return tConnectionWorker == this; }
-
-void IoWorker::run() noexcept {
-    tConnectionWorker = this;
-    for (;;) {
-        try {
-            context_.run();
-            break;
-        } catch (...) {
-            // A handler threw: keep serving the other connections.
-        }
-    }
-    tConnectionWorker = nullptr;
-}
-
-void IoWorker::stop() noexcept {
-    work_.reset();
-    context_.stop();
-    if (thread_.joinable()) thread_.join();
-}
-
-void IoWorker::deferFlush(std::shared_ptr<HttpConnection> connection) {
-    if (depth_ > 0) {
-        deferred_.push_back(std::move(connection));
-    } else {
-        boost::asio::post(context_, [c = std::move(connection)] { c->flush(); });
-    }
-}
-
-void IoWorker::runDeferred() noexcept {
-    ++depth_;
-    while (!deferred_.empty()) {
-        running_.swap(deferred_);
-        for (auto& c : running_) c->flush();
-        running_.clear();
-    }
-    --depth_;
-}
 
 // ---------------------------------------------------------------------------
 // Setup

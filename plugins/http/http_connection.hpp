@@ -42,7 +42,6 @@
 
 #include <micro/abi.h>
 
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -57,10 +56,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <micro/transport_common/byte_buffer.hpp>
+#include <micro/transport_common/io_worker.hpp>
 
 namespace micro::http {
 
@@ -80,57 +79,8 @@ struct Settings {
 
 class HttpConnection;
 
-/// One io_context and the thread that runs it.
-class IoWorker {
- public:
-    IoWorker();
-    ~IoWorker();
-    IoWorker(const IoWorker&) = delete;
-    IoWorker& operator=(const IoWorker&) = delete;
-
-    boost::asio::io_context& context() noexcept { return context_; }
-    /// True on the thread that runs this worker.
-    bool current() const noexcept;
-    /// Let the thread return once its work is done, and join it.
-    void stop() noexcept;
-    /// Flush `connection` once the event running on this thread returns (or
-    /// soon, when none is). Only on this worker's thread.
-    void deferFlush(std::shared_ptr<HttpConnection> connection);
-
-    /// Marks the delivery of events on this worker's thread: sends made
-    /// meanwhile are flushed when the outermost scope ends.
-    class Scope {
-     public:
-        explicit Scope(IoWorker& worker) noexcept : worker_(worker) { ++worker_.depth_; }
-        ~Scope() {
-            if (--worker_.depth_ == 0 && !worker_.deferred_.empty()) worker_.runDeferred();
-        }
-        Scope(const Scope&) = delete;
-        Scope& operator=(const Scope&) = delete;
-
-     private:
-        IoWorker& worker_;
-    };
-
- private:
-    void run() noexcept;
-    void runDeferred() noexcept;
-
-    boost::asio::io_context context_{1};
-    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
-    int depth_ = 0;
-    std::vector<std::shared_ptr<HttpConnection>> deferred_, running_;
-    std::thread thread_;
-};
-
-/// Told when a connection has delivered on_close (so the transport drops it).
-class ConnectionOwner {
- public:
-    virtual void forget(HttpConnection& connection) noexcept = 0;
-
- protected:
-    ~ConnectionOwner() = default;
-};
+using IoWorker = transport_common::IoWorker<HttpConnection>;
+using ConnectionOwner = transport_common::ConnectionOwner<HttpConnection>;
 
 /// Tells the core of an accepted connection (its accept handler), on the
 /// connection's io thread. False: the listener was stopped meanwhile.

@@ -5,7 +5,11 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <vector>
 
@@ -123,18 +127,75 @@ std::unique_ptr<Connection> Connection::open(const ConnectOptions& options) {
     return connection;
 }
 
-void Connection::failIo(std::string_view what) {
+void Connection::breakFromContext() noexcept {
     broken_ = true;
-    discardPendingSigpipe();
-    std::string reason = context_->errstr;
-    if (context_->err == REDIS_ERR_IO &&
-        reason.find("temporarily unavailable") != std::string::npos) {
-        reason = "no reply within command_timeout_ms (" + std::to_string(commandTimeout_.count()) +
-                 " ms)";
-    } else if (context_->err == REDIS_ERR_EOF || reason.empty()) {
-        reason = "the server closed the connection";
+    try {
+        failure_ = context_->errstr;
+        if (context_->err == REDIS_ERR_IO &&
+            failure_.find("temporarily unavailable") != std::string::npos) {
+            timedOut_ = true;
+            failure_ = "no reply within command_timeout_ms (" +
+                       std::to_string(commandTimeout_.count()) + " ms)";
+        } else if (context_->err == REDIS_ERR_EOF || failure_.empty()) {
+            failure_ = "the server closed the connection";
+        }
+    } catch (...) {
+        failure_.clear();
     }
-    throw Error(Code::kUnavailable, prefix(endpoint_, what) + reason);
+}
+
+void Connection::failIo(std::string_view what) {
+    discardPendingSigpipe();
+    breakFromContext();
+    throw Error(Code::kUnavailable, prefix(endpoint_, what) + failure_);
+}
+
+bool Connection::sendAll(std::string_view bytes) noexcept {
+    if (broken_) return false;
+    while (!bytes.empty()) {
+        const ssize_t n = ::send(context_->fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        if (n > 0) {
+            bytes.remove_prefix(static_cast<std::size_t>(n));
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        const int error = n < 0 ? errno : EPIPE;
+        broken_ = true;
+        try {
+            if (error == EAGAIN || error == EWOULDBLOCK) {
+                timedOut_ = true;
+                failure_ = "could not send within command_timeout_ms (" +
+                           std::to_string(commandTimeout_.count()) + " ms)";
+            } else if (error == EPIPE || error == ECONNRESET) {
+                failure_ = "the server closed the connection";
+            } else {
+                failure_ = std::strerror(error);
+            }
+        } catch (...) {
+            failure_.clear();
+        }
+        return false;
+    }
+    return true;
+}
+
+Reply Connection::readReply() noexcept {
+    if (broken_) return Reply();
+    void* raw = nullptr;
+    if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) {
+        breakFromContext();
+        return Reply();
+    }
+    Reply reply(static_cast<redisReply*>(raw));
+    if (reply->type == REDIS_REPLY_ERROR && errorText(*reply).starts_with("ERR Protocol error")) {
+        broken_ = true;  // the server closes the connection after a protocol error
+        try {
+            failure_ = "the server closed the connection after a protocol error";
+        } catch (...) {
+            failure_.clear();
+        }
+    }
+    return reply;
 }
 
 Reply Connection::send(std::span<const std::string_view> argv, std::string_view what) {

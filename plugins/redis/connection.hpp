@@ -66,6 +66,21 @@ class Connection {
     Reply eval(ScriptId id, std::span<const std::string> keys, std::span<const std::string> args,
                std::string_view what);
 
+    /// Write `bytes` (whole commands, e.g. a pipelined batch) to the socket,
+    /// with no SIGPIPE (MSG_NOSIGNAL). False on failure: the connection is
+    /// then broken and failure() says why.
+    bool sendAll(std::string_view bytes) noexcept;
+    /// The next reply (an error reply is returned, not thrown), or null on
+    /// an I/O failure or timeout (the connection is then broken). A
+    /// protocol error reply also marks it broken: the server closes it.
+    Reply readReply() noexcept;
+    /// Why the connection broke ("no reply within command_timeout_ms (N
+    /// ms)", "the server closed the connection", ...).
+    const std::string& failure() const noexcept { return failure_; }
+    /// True when it broke because the server did not answer (or accept
+    /// bytes) within command_timeout: the server is probably hung.
+    bool timedOut() const noexcept { return timedOut_; }
+
     /// True once an I/O error or timeout made the connection unusable.
     bool broken() const noexcept { return broken_; }
     /// For an idle connection: false when the socket has something to read
@@ -89,12 +104,16 @@ class Connection {
     /// Send and return the raw reply (error replies included).
     Reply send(std::span<const std::string_view> argv, std::string_view what);
     [[noreturn]] void failIo(std::string_view what);
+    /// Mark broken, with the reason from hiredis's error state.
+    void breakFromContext() noexcept;
 
     std::unique_ptr<redisContext, ContextFree> context_;
     std::string endpoint_;
     std::chrono::milliseconds commandTimeout_;
     std::array<std::string, kScriptCount> shas_{};
     bool broken_ = false;
+    bool timedOut_ = false;
+    std::string failure_;
 };
 
 /// Blocks SIGPIPE in the calling thread's mask for its lifetime, so that a

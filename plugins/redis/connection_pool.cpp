@@ -85,6 +85,7 @@ void ConnectionPool::giveBack(std::unique_ptr<Connection> connection) noexcept {
             // The others made before this failure are probably dead too.
             generation_ =
                 connection->generation + 1 > generation_ ? connection->generation + 1 : generation_;
+            latest_.store(generation_, std::memory_order_release);
             --open_;
         } else if (connection->generation == generation_) {
             idle_.push_back(std::move(connection));

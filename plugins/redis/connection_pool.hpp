@@ -24,6 +24,7 @@
 //     thread. No lock is held while connecting or while a lease is out.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -66,6 +67,12 @@ class ConnectionPool {
     Lease borrow();
     /// An idle connection at once, or nullopt (see the contract).
     std::optional<Lease> tryBorrow();
+    /// True when `c` was opened before the last failure the pool saw, so it
+    /// is probably dead too (for a connection held across several round
+    /// trips). Lock-free.
+    bool stale(const Connection& c) const noexcept {
+        return c.generation != latest_.load(std::memory_order_acquire);
+    }
     /// "host:port", for messages.
     const std::string& endpoint() const noexcept { return endpoint_; }
     std::size_t size() const noexcept { return size_; }
@@ -82,6 +89,7 @@ class ConnectionPool {
     std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mutex_
     std::size_t open_ = 0;                           // idle + lent + opening
     std::uint64_t generation_ = 0;                   // grows on every failure
+    std::atomic<std::uint64_t> latest_{0};           // generation_, for stale()
 };
 
 }  // namespace micro::redis

@@ -1,18 +1,28 @@
 #include "key_layout.hpp"
 
+#include <charconv>
+
 namespace micro::redis {
+
+TableBase::TableBase(std::string_view database, std::string_view table) noexcept
+    : database_(database), table_(table) {
+    // 24 characters hold any size_t in decimal.
+    databaseDigits_ = static_cast<std::size_t>(
+        std::to_chars(databaseLength_, databaseLength_ + sizeof databaseLength_, database.size())
+            .ptr -
+        databaseLength_);
+    tableDigits_ = static_cast<std::size_t>(
+        std::to_chars(tableLength_, tableLength_ + sizeof tableLength_, table.size()).ptr -
+        tableLength_);
+}
+
+std::size_t TableBase::size() const noexcept {
+    return 7 + databaseDigits_ + 1 + database_.size() + 1 + tableDigits_ + 1 + table_.size() + 2;
+}
 
 namespace {
 void appendBase(std::string& out, std::string_view database, std::string_view table) {
-    out += "micro:{";
-    out += std::to_string(database.size());
-    out += ':';
-    out += database;
-    out += ':';
-    out += std::to_string(table.size());
-    out += ':';
-    out += table;
-    out += "}:";
+    TableBase(database, table).write([&](std::string_view piece) { out += piece; });
 }
 }  // namespace
 

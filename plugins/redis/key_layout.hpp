@@ -20,10 +20,42 @@
 //   Pure data, safe from any thread.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
 namespace micro::redis {
+
+/// The base every key of table (database, table) starts with,
+/// `micro:{<len>:<database>:<len>:<table>}:`, in pieces: for writing a key
+/// into a command buffer without building it as a string first. Views the
+/// names it is given: they must outlive it.
+class TableBase {
+ public:
+    TableBase(std::string_view database, std::string_view table) noexcept;
+    std::size_t size() const noexcept;
+    /// Calls `put(std::string_view)` once per piece, in order.
+    template <typename Put>
+    void write(Put&& put) const {
+        put(std::string_view("micro:{"));
+        put(std::string_view(databaseLength_, databaseDigits_));
+        put(std::string_view(":"));
+        put(database_);
+        put(std::string_view(":"));
+        put(std::string_view(tableLength_, tableDigits_));
+        put(std::string_view(":"));
+        put(table_);
+        put(std::string_view("}:"));
+    }
+
+ private:
+    std::string_view database_;
+    std::string_view table_;
+    char databaseLength_[24];
+    char tableLength_[24];
+    std::size_t databaseDigits_ = 0;
+    std::size_t tableDigits_ = 0;
+};
 
 class TableKeys {
  public:

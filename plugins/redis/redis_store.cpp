@@ -2,13 +2,17 @@
 
 #include <micro/error.hpp>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <limits>
 #include <new>
 #include <vector>
 
 #include "printable.hpp"
 #include "record_codec.hpp"
+#include "resp_writer.hpp"
+#include "scripts.hpp"
 
 namespace micro::redis {
 
@@ -17,6 +21,11 @@ namespace {
 constexpr std::size_t kMaxNameBytes = 128;
 constexpr std::size_t kPageMembers = 256;
 constexpr std::size_t kPageBytes = 8u << 20;  // a page stops once its records pass this
+// Pipelined connections. One keeps Redis's single thread busy, since its
+// leader sends each batch before completing the previous one; more lanes
+// made smaller batches and more thread hand-offs, and measured slower at
+// every concurrency (docs/benchmarks.md).
+constexpr std::size_t kLanes = 1;
 
 std::int64_t boundedInt(const driver::Config& config, std::string_view key, std::int64_t fallback,
                         std::int64_t min, std::int64_t max) {
@@ -27,11 +36,6 @@ std::int64_t boundedInt(const driver::Config& config, std::string_view key, std:
                                                 std::to_string(max) + ", got " + std::to_string(v));
     }
     return v;
-}
-
-// 0 never expires; a time at or before the epoch is simply past.
-std::string expiryArg(std::int64_t expiryUnixMs) {
-    return std::to_string(expiryUnixMs == 0 ? 0 : expiryUnixMs < 0 ? 1 : expiryUnixMs);
 }
 
 std::string describe(std::string_view database, std::string_view table) {
@@ -122,21 +126,23 @@ RedisStore::Settings RedisStore::parse(const driver::Config& config) {
 
 RedisStore::RedisStore(const driver::Context& ctx)
     : settings_(parse(ctx.config)),
-      pool_(settings_.connect, settings_.poolSize),
-      workers_(settings_.poolSize) {
+      lanes_(std::min(settings_.poolSize, kLanes)),
+      pool_(settings_.connect, settings_.poolSize + lanes_),
+      pipeline_(pool_, workers_, lanes_, settings_.connect.commandTimeout),
+      workers_(settings_.poolSize + lanes_) {
     ctx.log(MICRO_LOG_INFO, "redis store at " + settings_.connect.url.redacted() + ", pool_size " +
                                 std::to_string(settings_.poolSize) + " (connects on first use)");
 }
 
-std::string RedisStore::resolve(std::string_view name, const std::string& fallback,
-                                std::string_view what) const {
+std::string_view RedisStore::resolve(std::string_view name, const std::string& fallback,
+                                     std::string_view what) const {
     if (name.empty()) return fallback;
     if (name.size() > kMaxNameBytes) {
         throw Error(Code::kInvalidArgument, std::string(what) + " name '" + printable(name) +
                                                 "' is " + std::to_string(name.size()) +
                                                 " bytes: at most " + std::to_string(kMaxNameBytes));
     }
-    return std::string(name);
+    return name;
 }
 
 namespace {
@@ -157,7 +163,203 @@ void completing(driver::Done& done, F&& f) noexcept {
     }
 }
 
+/// Writes one key argument: the table's base, then `suffix` (and `key`).
+void keyArg(RespWriter& w, const TableBase& base, std::string_view suffix,
+            std::string_view key = {}) {
+    w.header(base.size() + suffix.size() + key.size());
+    base.write([&](std::string_view piece) { w.raw(piece); });
+    w.raw(suffix);
+    w.raw(key);
+    w.end();
+}
+
+/// Starts an EVALSHA of `id` with `argc` arguments in all, and records
+/// where the digest ends (for a NOSCRIPT retry).
+void evalsha(RespWriter& w, PipelinedOp& op, ScriptId id, std::size_t argc, std::size_t numkeys) {
+    op.script = id;
+    op.argc = argc;
+    w.array(argc);
+    w.bulk("EVALSHA");
+    w.bulk(scriptDigest(id));
+    op.afterDigest = w.written();
+    w.bulk(static_cast<std::int64_t>(numkeys));
+}
+
+// 0 never expires; a time at or before the epoch is simply past.
+std::int64_t expiryOf(std::int64_t expiryUnixMs) noexcept {
+    return expiryUnixMs == 0 ? 0 : expiryUnixMs < 0 ? 1 : expiryUnixMs;
+}
+
 }  // namespace
+
+struct RedisStore::Op final : PipelinedOp {
+    explicit Op(RedisStore& s) : store(s) {}
+    void complete() noexcept override { store.complete(*this); }
+
+    enum class Kind { kRead, kPut, kWrite, kErase };
+    RedisStore& store;
+    std::size_t shard = 0;  // the free list it goes back to
+    Kind kind = Kind::kRead;
+    std::optional<driver::Done> done;
+    std::optional<driver::RecordSink> sink;  // kRead
+    // The resolved names and the key, for the record and for messages.
+    std::string database;
+    std::string table;
+    std::string key;
+    bool keysOnly = false;              // kRead
+    bool emit = true;                   // kRead: false with an offset, which skips the one record
+    std::size_t records = 0;            // kWrite
+    std::vector<std::string> keys;      // kWrite: each record's key
+    std::vector<std::string> expected;  // kWrite: "" any, "-" absent, else the version
+    std::vector<std::string> metadata;  // kWrite, kPut ([0]): encoded
+    std::vector<micro_kv> scratch;      // kRead: decoded metadata
+};
+
+RedisStore::~RedisStore() = default;
+
+namespace {
+// This thread's shard of the free ops: threads are spread over the shards
+// in the order they first call.
+std::size_t shardOfThisThread(std::size_t shards) noexcept {
+    static std::atomic<std::size_t> next{0};
+    thread_local const std::size_t mine = next.fetch_add(1, std::memory_order_relaxed);
+    return mine % shards;
+}
+}  // namespace
+
+RedisStore::Op& RedisStore::acquire() {
+    const std::size_t shard = shardOfThisThread(kFreeShards);
+    FreeOps& f = free_[shard];
+    std::unique_ptr<Op> op;
+    {
+        std::lock_guard lock(f.mutex);
+        if (!f.ops.empty()) {
+            op = std::move(f.ops.back());
+            f.ops.pop_back();
+        }
+    }
+    if (!op) op = std::make_unique<Op>(*this);
+    op->shard = shard;
+    // In flight, the op is owned by the call: recycle() takes it back.
+    return *op.release();
+}
+
+void RedisStore::recycle(Op& op) noexcept {
+    std::unique_ptr<Op> owned(&op);
+    owned->reply.reset();
+    owned->done.reset();
+    owned->sink.reset();
+    FreeOps& f = free_[owned->shard];
+    try {
+        std::lock_guard lock(f.mutex);
+        f.ops.push_back(std::move(owned));
+    } catch (...) {
+        // out of memory: the op is freed instead of kept
+    }
+}
+
+template <typename Fill>
+void RedisStore::dispatch(Op& op, Fill&& fill) {
+    try {
+        if (workers_.onWorkerThread()) {
+            // A call from a completion or sink that a worker runs: on its
+            // own connection, never behind a lane that worker may be leading.
+            pipeline_.runDirect(op, fill);
+        } else {
+            pipeline_.submit(op, fill);
+        }
+    } catch (...) {
+        // Out of memory while queueing: nothing was sent.
+        op.reply.reset();
+        op.code = Code::kResourceExhausted;
+        op.message = "out of memory";  // short enough to need no allocation
+        complete(op);
+    }
+}
+
+void RedisStore::complete(Op& op) noexcept {
+    driver::Done done = std::move(*op.done);
+    op.done.reset();
+    completing(done, [&] { finish(op, done); });
+    recycle(op);
+}
+
+void RedisStore::finish(Op& op, driver::Done& done) {
+    if (op.code != Code::kOk) {
+        done.fail(op.code, op.message);
+        return;
+    }
+    const redisReply& r = *op.reply;
+    if (r.type == REDIS_REPLY_ERROR) {
+        std::string what(op.what);
+        if (op.script) what += " (script " + std::string(scriptName(*op.script)) + ")";
+        throwServerError(pool_.endpoint(), what, text(r));
+    }
+    const Where where{op.database, op.table};
+    switch (op.kind) {
+        case Op::Kind::kRead: {
+            if (r.type != REDIS_REPLY_ARRAY || r.elements != (op.keysOnly ? 2u : 4u)) {
+                malformed(pool_.endpoint(), "read: unexpected reply to HMGET");
+            }
+            if (r.element[1]->type == REDIS_REPLY_NIL) {
+                done.fail(Code::kNotFound, "no record '" + printable(op.key) + "' in " +
+                                               describe(op.database, op.table));
+                return;
+            }
+            if (op.emit) {
+                Fields f{op.key, r.element[0], r.element[1], op.keysOnly ? nullptr : r.element[2],
+                         op.keysOnly ? nullptr : r.element[3]};
+                emitRecord(f, pool_.endpoint(), where, *op.sink, op.scratch);
+            }
+            done.ok();
+            return;
+        }
+        case Op::Kind::kPut:
+            if (r.type != REDIS_REPLY_INTEGER || r.integer <= 0) {
+                malformed(pool_.endpoint(), "write: unexpected reply from the put script");
+            }
+            done.ok(static_cast<std::uint64_t>(r.integer));
+            return;
+        case Op::Kind::kWrite: {
+            if (r.type != REDIS_REPLY_ARRAY || r.elements < 2 ||
+                r.element[0]->type != REDIS_REPLY_INTEGER ||
+                r.element[1]->type != REDIS_REPLY_INTEGER) {
+                malformed(pool_.endpoint(), "write: unexpected reply from the write script");
+            }
+            if (r.element[0]->integer == 1) {
+                done.ok(static_cast<std::uint64_t>(r.element[1]->integer));
+                return;
+            }
+            // A compare-and-set failed: element 1 is the 1-based record, 2
+            // what it found.
+            const auto index = static_cast<std::size_t>(r.element[1]->integer) - 1;
+            if (r.elements < 3 || index >= op.records || r.element[2]->type != REDIS_REPLY_STRING) {
+                malformed(pool_.endpoint(), "write: unexpected reply from the write script");
+            }
+            const std::string& expected = op.expected[index];
+            const std::string_view found = text(*r.element[2]);
+            std::string message = "version conflict on key '" + printable(op.keys[index]) +
+                                  "' in " + describe(op.database, op.table) + ": expected " +
+                                  (expected == "-" ? std::string("absent") : expected) +
+                                  ", found " +
+                                  (found.empty() ? std::string("absent") : std::string(found));
+            if (op.records > 1) message += " (record " + std::to_string(index) + " of the batch)";
+            done.fail(Code::kAborted, message);
+            return;
+        }
+        case Op::Kind::kErase:
+            if (r.type != REDIS_REPLY_INTEGER) {
+                malformed(pool_.endpoint(), "erase: unexpected reply from the erase script");
+            }
+            if (r.integer == 1) {
+                done.ok();
+            } else {
+                done.fail(Code::kNotFound, "no record '" + printable(op.key) + "' in " +
+                                               describe(op.database, op.table));
+            }
+            return;
+    }
+}
 
 template <typename Body>
 void RedisStore::run(driver::Done& done, Body body) {
@@ -200,51 +402,55 @@ Reply RedisStore::exchange(Borrowed& lease, Fn&& fn) {
 void RedisStore::read(const driver::StoreQuery& query, driver::RecordSink& out,
                       driver::Done& done) {
     if (query.exact() && query.key.empty()) throw Error(Code::kInvalidArgument, "empty key");
-    Query q;
-    q.database = resolve(query.database, settings_.defaultDatabase, "database");
-    q.table = resolve(query.table, settings_.defaultTable, "table");
+    const std::string_view db = resolve(query.database, settings_.defaultDatabase, "database");
+    const std::string_view tb = resolve(query.table, settings_.defaultTable, "table");
     if (query.key.size() > settings_.maxValueBytes) {
         throw Error(Code::kInvalidArgument, "key of " + std::to_string(query.key.size()) +
                                                 " bytes exceeds max_value_bytes (" +
                                                 std::to_string(settings_.maxValueBytes) + ")");
     }
-    q.key = query.key;
-    q.flags = query.flags;
-    q.limit = query.limit;
-    q.offset = query.offset;
-    run(done, [this, q = std::move(q), out](Borrowed& lease, driver::Done& d) mutable {
-        if ((q.flags & (MICRO_STORE_PREFIX | MICRO_STORE_SUFFIX)) == 0) {
-            readExact(q, lease, out, d);
-        } else {
+    if ((query.flags & (MICRO_STORE_PREFIX | MICRO_STORE_SUFFIX)) != 0) {
+        Query q;
+        q.database = db;
+        q.table = tb;
+        q.key = query.key;
+        q.flags = query.flags;
+        q.limit = query.limit;
+        q.offset = query.offset;
+        run(done, [this, q = std::move(q), out](Borrowed& lease, driver::Done& d) mutable {
             readRange(q, lease, out, d);
-        }
-    });
-}
-
-void RedisStore::readExact(const Query& query, Borrowed& lease, driver::RecordSink& out,
-                           driver::Done& done) {
-    const bool keysOnly = (query.flags & MICRO_STORE_KEYS_ONLY) != 0;
-    const std::string recordKey = TableKeys::recordKey(query.database, query.table, query.key);
-    const std::string_view all[] = {"HMGET", recordKey, "e", "n", "v", "m"};
-    // The connection goes back before the sink runs.
-    const Reply reply = exchange(
-        lease, [&](Connection& c) { return c.command(std::span(all, keysOnly ? 4 : 6), "read"); });
-    const Where where{query.database, query.table};
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != (keysOnly ? 2u : 4u)) {
-        malformed(pool_.endpoint(), "read: unexpected reply to HMGET");
-    }
-    if (reply->element[1]->type == REDIS_REPLY_NIL) {
-        done.fail(Code::kNotFound, "no record '" + printable(query.key) + "' in " +
-                                       describe(query.database, query.table));
+        });
         return;
     }
-    if (query.offset == 0) {
-        Fields f{query.key, reply->element[0], reply->element[1],
-                 keysOnly ? nullptr : reply->element[2], keysOnly ? nullptr : reply->element[3]};
-        std::vector<micro_kv> scratch;
-        emitRecord(f, pool_.endpoint(), where, out, scratch);
+    // An exact key: one HMGET, pipelined.
+    Op& op = acquire();
+    try {
+        op.kind = Op::Kind::kRead;
+        op.what = "read";
+        op.write = false;
+        op.script.reset();
+        op.database.assign(db);
+        op.table.assign(tb);
+        op.key.assign(query.key);
+        op.keysOnly = (query.flags & MICRO_STORE_KEYS_ONLY) != 0;
+        op.emit = query.offset == 0;
+    } catch (...) {
+        recycle(op);
+        throw;
     }
-    done.ok();
+    op.sink.emplace(out);
+    op.done.emplace(std::move(done));
+    dispatch(op, [&](RespWriter& w) {
+        w.array(op.keysOnly ? 4 : 6);
+        w.bulk("HMGET");
+        keyArg(w, TableBase(op.database, op.table), "r:", op.key);
+        w.bulk("e");
+        w.bulk("n");
+        if (!op.keysOnly) {
+            w.bulk("v");
+            w.bulk("m");
+        }
+    });
 }
 
 void RedisStore::readRange(const Query& query, Borrowed& lease, driver::RecordSink& out,
@@ -315,10 +521,10 @@ void RedisStore::write(std::string_view database, std::string_view table,
         done.ok(0);
         return;
     }
-    const std::string db = resolve(database, settings_.defaultDatabase, "database");
-    const std::string tb = resolve(table, settings_.defaultTable, "table");
+    const std::string_view db = resolve(database, settings_.defaultDatabase, "database");
+    const std::string_view tb = resolve(table, settings_.defaultTable, "table");
     const std::uint64_t max = settings_.maxValueBytes;
-    const std::string limit = " exceeds max_value_bytes (" + std::to_string(max) + ")";
+    auto limit = [&] { return " exceeds max_value_bytes (" + std::to_string(max) + ")"; };
     auto which = [&](std::size_t i) {
         return records.size() == 1 ? std::string()
                                    : " (record " + std::to_string(i) + " of the batch)";
@@ -328,141 +534,144 @@ void RedisStore::write(std::string_view database, std::string_view table,
     for (std::size_t i = 0; i < records.size(); ++i) {
         const micro_record& r = records[i];
         if (r.key.size == 0) throw Error(Code::kInvalidArgument, "empty key" + which(i));
-        const std::string key = printable(abi::view(r.key));
+        auto key = [&] { return printable(abi::view(r.key)); };
         if (r.key.size > max) {
             throw Error(Code::kInvalidArgument,
-                        "key of " + std::to_string(r.key.size) + " bytes" + limit + which(i));
+                        "key of " + std::to_string(r.key.size) + " bytes" + limit() + which(i));
         }
         if (r.value.size > max) {
             throw Error(Code::kInvalidArgument, "value of " + std::to_string(r.value.size) +
-                                                    " bytes" + limit + " for key '" + key + "'" +
-                                                    which(i));
+                                                    " bytes" + limit() + " for key '" + key() +
+                                                    "'" + which(i));
         }
         const std::size_t meta = encodedMetadataSize(abi::view(r.metadata, r.metadata_count));
         if (meta > max) {
             throw Error(Code::kInvalidArgument, "metadata of " + std::to_string(meta) + " bytes" +
-                                                    limit + " for key '" + key + "'" + which(i));
+                                                    limit() + " for key '" + key() + "'" +
+                                                    which(i));
         }
     }
 
-    const TableKeys keys(db, tb);
     if (records.size() == 1 && records[0].version == MICRO_VERSION_ANY) {
-        writeOne(keys, records[0], done);
+        writeOne(db, tb, records[0], done);
         return;
     }
-    std::vector<std::string> keyArgs;
-    keyArgs.reserve(3 + records.size());
-    keyArgs.push_back(keys.versions());
-    keyArgs.push_back(keys.index());
-    keyArgs.push_back(keys.expiries());
-    std::vector<std::string> args;
-    args.reserve(2 + 5 * records.size());
-    args.push_back(std::to_string(records.size()));
-    args.push_back(keys.recordPrefix());
-    for (const micro_record& r : records) {
-        const std::string_view key = abi::view(r.key);
-        keyArgs.push_back(keys.record(key));
-        args.emplace_back(key);
-        args.push_back(r.version == MICRO_VERSION_ANY      ? std::string()
-                       : r.version == MICRO_VERSION_ABSENT ? std::string("-")
-                                                           : std::to_string(r.version));
-        args.emplace_back(abi::view(r.value));
-        args.push_back(encodeMetadata(abi::view(r.metadata, r.metadata_count)));
-        args.push_back(expiryArg(r.expiry_unix_ms));
-    }
-
-    run(done, [this, db, tb, keyArgs = std::move(keyArgs), args = std::move(args)](
-                  Borrowed& lease, driver::Done& d) {
-        // The connection goes back before the completion runs.
-        const Reply reply = exchange(lease, [&](Connection& c) {
-            try {
-                return c.eval(ScriptId::kWrite, keyArgs, args, "write");
-            } catch (const Error& e) {
-                if (e.code() != Code::kUnavailable) throw;
-                throw Error(e.code(), std::string(e.what()) +
-                                          " (the write may or may not have been applied)");
+    const std::size_t n = records.size();
+    Op& op = acquire();
+    try {
+        op.kind = Op::Kind::kWrite;
+        op.what = "write";
+        op.write = true;
+        op.database.assign(db);
+        op.table.assign(tb);
+        op.records = n;
+        op.keys.resize(n);
+        op.expected.resize(n);
+        op.metadata.resize(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            const micro_record& r = records[i];
+            op.keys[i].assign(abi::view(r.key));
+            if (r.version == MICRO_VERSION_ANY) {
+                op.expected[i].clear();
+            } else if (r.version == MICRO_VERSION_ABSENT) {
+                op.expected[i].assign("-");
+            } else {
+                op.expected[i] = std::to_string(r.version);
             }
-        });
-        const redisReply& r = *reply;
-        if (r.type != REDIS_REPLY_ARRAY || r.elements < 2 ||
-            r.element[0]->type != REDIS_REPLY_INTEGER ||
-            r.element[1]->type != REDIS_REPLY_INTEGER) {
-            malformed(pool_.endpoint(), "write: unexpected reply from the write script");
+            op.metadata[i] = encodeMetadata(abi::view(r.metadata, r.metadata_count));
         }
-        if (r.element[0]->integer == 1) {
-            d.ok(static_cast<std::uint64_t>(r.element[1]->integer));
-            return;
+    } catch (...) {
+        recycle(op);
+        throw;
+    }
+    op.done.emplace(std::move(done));
+    // KEYS: counter, index, expiry index, each record; ARGV: n, the record
+    // prefix, then five per record (scripts.cpp, kWrite).
+    dispatch(op, [&](RespWriter& w) {
+        const TableBase base(op.database, op.table);
+        const std::size_t numkeys = 3 + n;
+        evalsha(w, op, ScriptId::kWrite, 3 + numkeys + 2 + 5 * n, numkeys);
+        keyArg(w, base, "ver");
+        keyArg(w, base, "idx");
+        keyArg(w, base, "exp");
+        for (std::size_t i = 0; i < n; ++i) keyArg(w, base, "r:", op.keys[i]);
+        w.bulk(static_cast<std::int64_t>(n));
+        keyArg(w, base, "r:");
+        for (std::size_t i = 0; i < n; ++i) {
+            w.bulk(op.keys[i]);
+            w.bulk(op.expected[i]);
+            w.bulk(abi::view(records[i].value));
+            w.bulk(op.metadata[i]);
+            w.bulk(expiryOf(records[i].expiry_unix_ms));
         }
-        // A compare-and-set failed: element 1 is the 1-based record, 2 what it found.
-        const auto index = static_cast<std::size_t>(r.element[1]->integer) - 1;
-        if (r.elements < 3 || index >= keyArgs.size() - 3 ||
-            r.element[2]->type != REDIS_REPLY_STRING) {
-            malformed(pool_.endpoint(), "write: unexpected reply from the write script");
-        }
-        const std::string& expected = args[2 + index * 5 + 2];
-        const std::string_view found = text(*r.element[2]);
-        std::string message = "version conflict on key '" + printable(args[2 + index * 5 + 1]) +
-                              "' in " + describe(db, tb) + ": expected " +
-                              (expected == "-" ? std::string("absent") : expected) + ", found " +
-                              (found.empty() ? std::string("absent") : std::string(found));
-        if (keyArgs.size() > 4) message += " (record " + std::to_string(index) + " of the batch)";
-        d.fail(Code::kAborted, message);
     });
 }
 
-void RedisStore::writeOne(const TableKeys& keys, const micro_record& record, driver::Done& done) {
-    const std::string_view key = abi::view(record.key);
-    std::array<std::string, 4> keyArgs{keys.versions(), keys.index(), keys.expiries(),
-                                       keys.record(key)};
-    std::array<std::string, 5> args{
-        std::string(key), keys.recordPrefix(), std::string(abi::view(record.value)),
-        encodeMetadata(abi::view(record.metadata, record.metadata_count)),
-        expiryArg(record.expiry_unix_ms)};
-    run(done, [this, keyArgs = std::move(keyArgs), args = std::move(args)](Borrowed& lease,
-                                                                           driver::Done& d) {
-        // The connection goes back before the completion runs.
-        const Reply reply = exchange(lease, [&](Connection& c) {
-            try {
-                return c.eval(ScriptId::kPut, keyArgs, args, "write");
-            } catch (const Error& e) {
-                if (e.code() != Code::kUnavailable) throw;
-                throw Error(e.code(), std::string(e.what()) +
-                                          " (the write may or may not have been applied)");
-            }
-        });
-        if (reply->type != REDIS_REPLY_INTEGER || reply->integer <= 0) {
-            malformed(pool_.endpoint(), "write: unexpected reply from the put script");
-        }
-        d.ok(static_cast<std::uint64_t>(reply->integer));
+void RedisStore::writeOne(std::string_view database, std::string_view table,
+                          const micro_record& record, driver::Done& done) {
+    Op& op = acquire();
+    try {
+        op.kind = Op::Kind::kPut;
+        op.what = "write";
+        op.write = true;
+        op.database.assign(database);
+        op.table.assign(table);
+        op.key.assign(abi::view(record.key));
+        op.metadata.resize(1);
+        op.metadata[0] = encodeMetadata(abi::view(record.metadata, record.metadata_count));
+    } catch (...) {
+        recycle(op);
+        throw;
+    }
+    op.done.emplace(std::move(done));
+    // KEYS: counter, index, expiry index, record; ARGV: member, record
+    // prefix, value, metadata, expiry (scripts.cpp, kPut).
+    dispatch(op, [&](RespWriter& w) {
+        const TableBase base(op.database, op.table);
+        evalsha(w, op, ScriptId::kPut, 3 + 4 + 5, 4);
+        keyArg(w, base, "ver");
+        keyArg(w, base, "idx");
+        keyArg(w, base, "exp");
+        keyArg(w, base, "r:", op.key);
+        w.bulk(op.key);
+        keyArg(w, base, "r:");
+        w.bulk(abi::view(record.value));
+        w.bulk(op.metadata[0]);
+        w.bulk(expiryOf(record.expiry_unix_ms));
     });
 }
 
 void RedisStore::erase(std::string_view database, std::string_view table, std::string_view key,
                        driver::Done& done) {
     if (key.empty()) throw Error(Code::kInvalidArgument, "empty key");
-    const std::string db = resolve(database, settings_.defaultDatabase, "database");
-    const std::string tb = resolve(table, settings_.defaultTable, "table");
+    const std::string_view db = resolve(database, settings_.defaultDatabase, "database");
+    const std::string_view tb = resolve(table, settings_.defaultTable, "table");
     if (key.size() > settings_.maxValueBytes) {
         throw Error(Code::kInvalidArgument, "key of " + std::to_string(key.size()) +
                                                 " bytes exceeds max_value_bytes (" +
                                                 std::to_string(settings_.maxValueBytes) + ")");
     }
-    const TableKeys keys(db, tb);
-    std::vector<std::string> keyArgs{keys.record(key), keys.index(), keys.expiries()};
-    std::vector<std::string> args{std::string(key)};
-    run(done, [this, db, tb, keyArgs = std::move(keyArgs), args = std::move(args)](
-                  Borrowed& lease, driver::Done& d) {
-        const Reply reply = exchange(
-            lease, [&](Connection& c) { return c.eval(ScriptId::kErase, keyArgs, args, "erase"); });
-        if (reply->type != REDIS_REPLY_INTEGER) {
-            malformed(pool_.endpoint(), "erase: unexpected reply from the erase script");
-        }
-        if (reply->integer == 1) {
-            d.ok();
-        } else {
-            d.fail(Code::kNotFound,
-                   "no record '" + printable(args[0]) + "' in " + describe(db, tb));
-        }
+    Op& op = acquire();
+    try {
+        op.kind = Op::Kind::kErase;
+        op.what = "erase";
+        op.write = true;
+        op.database.assign(db);
+        op.table.assign(tb);
+        op.key.assign(key);
+    } catch (...) {
+        recycle(op);
+        throw;
+    }
+    op.done.emplace(std::move(done));
+    // KEYS: record, index, expiry index; ARGV: member (scripts.cpp, kErase).
+    dispatch(op, [&](RespWriter& w) {
+        const TableBase base(op.database, op.table);
+        evalsha(w, op, ScriptId::kErase, 3 + 3 + 1, 3);
+        keyArg(w, base, "r:", op.key);
+        keyArg(w, base, "idx");
+        keyArg(w, base, "exp");
+        w.bulk(op.key);
     });
 }
 

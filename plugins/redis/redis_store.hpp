@@ -6,10 +6,13 @@
 //   naming its key):
 //     url                 redis://[[user]:password@]host[:port][/db]
 //                         (default redis://127.0.0.1:6379/0; redis_url.hpp)
-//     pool_size           connections and worker threads, 1..256 (default 4)
+//     pool_size           connections and worker threads for range reads and
+//                         for calls made on the driver's threads, 1..256
+//                         (default 4); the pipeline adds one of each
 //     connect_timeout_ms  bound on one connect, 1..600000 (default 1000)
 //     command_timeout_ms  bound on one command's socket wait, and on a call's
-//                         wait for a free worker or connection, 1..600000
+//                         wait to be sent (for a free worker, a connection or
+//                         a pipelined batch), 1..600000
 //                         (default 2000)
 //     database, table     the names used when a call passes an empty one
 //                         (default "micro", "micro")
@@ -24,7 +27,8 @@
 //   Semantics (as the memory store, proven by the conformance suite):
 //     versions come from one counter per table, grow on every write and are
 //     never reused; a write of one record without compare-and-set is one
-//     short Lua script (increment, write, index); any other write batch is
+//     short Lua script (increment, write, and the index only for a new
+//     record, scripts.cpp); any other write batch is
 //     one Lua script: every compare-and-set
 //     is checked first (a key repeated in the batch against its earlier
 //     entry), then every record is written, or nothing is and the call
@@ -40,35 +44,48 @@
 //     keyspace SCAN. Offset and limit count live records in ascending key
 //     order. Each page is atomic; a read spanning pages is not a snapshot.
 //   Threads: every method is thread-safe and [non-blocking] in the ABI's
-//     sense: it validates and copies its input on the caller's thread, and
-//     when a pooled connection is idle at that moment it does the round
-//     trips there too and completes before returning (one round trip on a
-//     connection already open; no hop to another thread). Otherwise a
-//     worker thread (worker_pool.hpp) borrows or opens a connection, does
-//     the round trips and completes. No lock is held and no connection is
-//     borrowed while a sink or completion runs, so they may call back into
-//     the store (a nested call from a worker runs inline). A call that
-//     waited longer than command_timeout_ms for a worker fails with
-//     UNAVAILABLE. SIGPIPE is blocked on the calling thread only while it
-//     talks to Redis (connection.hpp, ScopedSigpipeBlock).
+//     sense. Exact reads, writes and erases are pipelined (pipeline.hpp):
+//     the call's command is queued on a shared connection; when nobody is
+//     sending at that moment the caller sends everything queued in one
+//     write and completes those calls before returning (one round trip, no
+//     hop to another thread), else it returns at once and the thread that
+//     is sending (a worker, once there is a backlog) sends it with the next
+//     batch. Prefix and suffix reads run on the caller's thread when a
+//     pooled connection is idle, else on a worker (worker_pool.hpp). No lock
+//     is held while a sink or completion runs, and a call made from one
+//     never waits for the lane or connection of the call that runs it (a
+//     call made on a worker runs inline on a connection of its own), so
+//     sinks and completions may call back into the store. A call that
+//     waited longer than command_timeout_ms for a worker or to be sent
+//     fails with UNAVAILABLE, and nothing is sent. Pipelined batches are
+//     sent with MSG_NOSIGNAL; other round trips block SIGPIPE on the
+//     calling thread only while they talk to Redis (connection.hpp,
+//     ScopedSigpipeBlock).
 //   Failures: connection_pool.hpp and connection.hpp. While the server is
 //     down every call fails with UNAVAILABLE "redis HOST:PORT: ..." within
-//     about connect_timeout_ms + command_timeout_ms, and the pool reconnects
-//     by itself once it is back. A write that fails with UNAVAILABLE after
-//     its command was sent may or may not have been applied (the message
-//     says so); a compare-and-set retry then tells which.
+//     about connect_timeout_ms + command_timeout_ms (pipeline.hpp: what is
+//     queued behind a batch that timed out fails unsent), and the pool
+//     reconnects by itself once it is back. A write that fails with
+//     UNAVAILABLE after its command was sent may or may not have been
+//     applied (the message says so); a compare-and-set retry then tells
+//     which.
 #pragma once
 
 #include <micro/driver/store.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "connection_pool.hpp"
 #include "key_layout.hpp"
+#include "pipeline.hpp"
 #include "worker_pool.hpp"
 
 namespace micro::redis {
@@ -76,6 +93,7 @@ namespace micro::redis {
 class RedisStore {
  public:
     explicit RedisStore(const driver::Context& ctx);
+    ~RedisStore();
     RedisStore(const RedisStore&) = delete;
     RedisStore& operator=(const RedisStore&) = delete;
 
@@ -97,8 +115,19 @@ class RedisStore {
     };
 
     /// `name`, or the default when empty; INVALID_ARGUMENT when too long.
-    std::string resolve(std::string_view name, const std::string& fallback,
-                        std::string_view what) const;
+    std::string_view resolve(std::string_view name, const std::string& fallback,
+                             std::string_view what) const;
+    /// A pipelined call: its command, and what completes it (defined in
+    /// redis_store.cpp). Kept in a free list and reused.
+    struct Op;
+    Op& acquire();
+    void recycle(Op& op) noexcept;
+    /// Completes `op`'s call from its reply or failure, then recycles it.
+    void complete(Op& op) noexcept;
+    void finish(Op& op, driver::Done& done);
+    /// Send `op` through the pipeline (or, on a worker, directly).
+    template <typename Fill>
+    void dispatch(Op& op, Fill&& fill);
     /// A connection lent to one call; empty once given back.
     using Borrowed = std::optional<ConnectionPool::Lease>;
     /// Run `body(lease, done)`: on the caller's thread with an idle pooled
@@ -112,9 +141,8 @@ class RedisStore {
     Reply exchange(Borrowed& lease, Fn&& fn);
 
     /// An unconditional write of one record: the put script.
-    void writeOne(const TableKeys& keys, const micro_record& record, driver::Done& done);
-    void readExact(const Query& query, Borrowed& lease, driver::RecordSink& out,
-                   driver::Done& done);
+    void writeOne(std::string_view database, std::string_view table, const micro_record& record,
+                  driver::Done& done);
     void readRange(const Query& query, Borrowed& lease, driver::RecordSink& out,
                    driver::Done& done);
 
@@ -129,8 +157,17 @@ class RedisStore {
     static Settings parse(const driver::Config& config);
 
     const Settings settings_;
+    const std::size_t lanes_;
     ConnectionPool pool_;
-    WorkerPool workers_;  // last: joined before the pool closes
+    /// Free ops, in shards so that threads seldom contend for one lock.
+    struct FreeOps {
+        std::mutex mutex;
+        std::vector<std::unique_ptr<Op>> ops;  // guarded by mutex
+    };
+    static constexpr std::size_t kFreeShards = 8;
+    std::array<FreeOps, kFreeShards> free_;
+    Pipeline pipeline_;
+    WorkerPool workers_;  // last: joined before the rest goes
 };
 
 }  // namespace micro::redis

@@ -1,5 +1,7 @@
 #include "scripts.hpp"
 
+#include "sha1.hpp"
+
 namespace micro::redis {
 
 namespace {
@@ -71,29 +73,34 @@ constexpr std::string_view kWrite =
 
 // kWrite for one record without compare-and-set, with the least work on
 // the server (it runs on every unconditional write): no pending table, no
-// read of the counter before it is incremented, and the sweep only when the
-// expiry index exists. Same effect as kWrite with n = 1; PERSIST stands in
-// for DEL since every field is overwritten.
+// read of the counter before it is incremented, the sweep only when the
+// expiry index exists, and four commands for the common overwrite of a
+// record that never expires. Same effect as kWrite with n = 1:
+// - every field is overwritten, so no DEL;
+// - HSET's count of new fields tells a new record (4: a fresh hash, which
+//   has no TTL, so no PERSIST) from an existing one (0: it is already in the
+//   index, since every record hash is, so no ZADD to the index).
 // KEYS: 1 version counter, 2 index, 3 expiry index, 4 record key.
 // ARGV: 1 member, 2 record key prefix, 3 value, 4 encoded metadata,
 //   5 expiry in Unix ms ("0" never).
 // Returns the record's new version.
 constexpr std::string_view kPut =
     "local v = redis.call('INCR', KEYS[1])\n"
-    "if redis.call('EXISTS', KEYS[3]) == 1 then\n" MICRO_REDIS_SWEEP
+    "local expiring = redis.call('EXISTS', KEYS[3]) == 1\n"
+    "if expiring then\n" MICRO_REDIS_SWEEP
     "end\n"
     "local key = KEYS[4]\n"
     "local expiry = ARGV[5]\n"
-    "redis.call('HSET', key, 'v', ARGV[3], 'm', ARGV[4], 'e', expiry, 'n', "
+    "local added = redis.call('HSET', key, 'v', ARGV[3], 'm', ARGV[4], 'e', expiry, 'n', "
     "string.format('%d', v))\n"
     "if expiry ~= '0' then\n"
     "  redis.call('PEXPIREAT', key, expiry)\n"
     "  redis.call('ZADD', KEYS[3], expiry, ARGV[1])\n"
     "else\n"
-    "  redis.call('PERSIST', key)\n"
-    "  redis.call('ZREM', KEYS[3], ARGV[1])\n"
+    "  if added < 4 then redis.call('PERSIST', key) end\n"
+    "  if expiring then redis.call('ZREM', KEYS[3], ARGV[1]) end\n"
     "end\n"
-    "redis.call('ZADD', KEYS[2], 0, ARGV[1])\n"
+    "if added > 0 then redis.call('ZADD', KEYS[2], 0, ARGV[1]) end\n"
     "return v\n";
 
 // KEYS: 1 record key, 2 index, 3 expiry index. ARGV: 1 member.
@@ -200,6 +207,17 @@ std::string_view scriptName(ScriptId id) noexcept {
             return "put";
     }
     return "script";
+}
+
+const std::string& scriptDigest(ScriptId id) {
+    static const std::array<std::string, kScriptCount> digests = [] {
+        std::array<std::string, kScriptCount> out;
+        for (std::size_t i = 0; i < kScriptCount; ++i) {
+            out[i] = sha1Hex(scriptText(static_cast<ScriptId>(i)));
+        }
+        return out;
+    }();
+    return digests[static_cast<std::size_t>(id)];
 }
 
 }  // namespace micro::redis

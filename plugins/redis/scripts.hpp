@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace micro::redis {
@@ -27,5 +28,7 @@ inline constexpr std::size_t kScriptCount = 4;
 std::string_view scriptText(ScriptId id) noexcept;
 /// A short name for messages ("write", "erase", "range", "put").
 std::string_view scriptName(ScriptId id) noexcept;
+/// The script's SHA-1 in hex, as EVALSHA names it (computed once).
+const std::string& scriptDigest(ScriptId id);
 
 }  // namespace micro::redis

@@ -38,6 +38,10 @@ void WorkerPool::submit(Task task) {
         task();
         return;
     }
+    post(std::move(task));
+}
+
+void WorkerPool::post(Task task) {
     {
         std::lock_guard lock(mutex_);
         queue_.push_back(std::move(task));

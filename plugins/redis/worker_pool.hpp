@@ -62,6 +62,9 @@ class WorkerPool {
 
     /// Run `task` on a worker (inline when called from one of them).
     void submit(Task task);
+    /// Queue `task` for a worker, even when called from one (for a hand-off
+    /// that must not run on the calling thread).
+    void post(Task task);
     /// True on one of this pool's own workers.
     bool onWorkerThread() const noexcept;
 

@@ -560,3 +560,119 @@ TEST_CASE("redis: writing to a socket the peer closed fails the call with no SIG
     closer.join();
     ::close(fd);
 }
+
+TEST_CASE("redis: concurrent calls pipelined on shared connections each get their own reply") {
+    // 16 threads on 2 lanes: their commands share batches, and each reply
+    // must reach the call it answers.
+    RedisServer server;
+    TempDir dir;
+    micro::Runtime rt = micro::Runtime::load(manifest(dir, server.url(), "pool_size = 2\n"));
+    micro::Store& store = rt.store();
+    constexpr int kThreads = 16;
+    constexpr int kRounds = 200;
+    std::atomic<int> wrong{0};
+    std::vector<std::string> errors(kThreads);
+    {
+        std::vector<std::thread> threads;
+        for (int t = 0; t < kThreads; ++t) {
+            threads.emplace_back([&, t] {
+                try {
+                    std::uint64_t last = 0;
+                    for (int i = 0; i < kRounds; ++i) {
+                        const std::string key =
+                            "p/" + std::to_string(t) + "/" + std::to_string(i % 7);
+                        const std::string value = std::to_string(t) + ":" + std::to_string(i);
+                        const std::uint64_t version = store.write(rec(key, value));
+                        if (version <= last) ++wrong;
+                        last = version;
+                        const micro::Record got = store.read(key).at(0);
+                        if (got.value != value || got.version != version) ++wrong;
+                        if (outcomeOf([&] { store.read(key + "/absent"); }).code !=
+                            Code::kNotFound) {
+                            ++wrong;
+                        }
+                        // A compare-and-set against the version just read.
+                        store.write(rec(key, value + "+"), {.expectedVersion = version});
+                        if (store.read(key).at(0).value != value + "+") ++wrong;
+                    }
+                } catch (const std::exception& e) {
+                    errors[static_cast<std::size_t>(t)] = e.what();
+                }
+            });
+        }
+        for (auto& t : threads) t.join();
+    }
+    for (const std::string& e : errors) CHECK(e.empty());
+    CHECK(wrong.load() == 0);
+    CHECK(store.list("p/").size() == kThreads * 7);
+}
+
+TEST_CASE("redis: pipelined calls on a hung server fail with UNAVAILABLE and none hangs") {
+    RedisServer server;
+    TempDir dir;
+    micro::Runtime rt = micro::Runtime::load(
+        manifest(dir, server.url(), "pool_size = 1\ncommand_timeout_ms = 300\n"));
+    micro::Store& store = rt.store();
+    store.write(rec("k", "v"));
+
+    server.pause();                  // accepts connections, answers nothing
+    constexpr auto kBound = 5000ms;  // a few command timeouts, never a hang
+    std::vector<Outcome> outcomes(12);
+    {
+        std::vector<std::thread> threads;
+        for (std::size_t t = 0; t < outcomes.size(); ++t) {
+            threads.emplace_back([&, t] {
+                outcomes[t] = outcomeOf([&] {
+                    if (t % 3 == 0) {
+                        store.read("k");
+                    } else if (t % 3 == 1) {
+                        store.write(rec("w" + std::to_string(t), "x"));
+                    } else {
+                        store.erase("k");
+                    }
+                });
+            });
+        }
+        for (auto& t : threads) t.join();
+    }
+    server.resume();
+    for (const Outcome& o : outcomes) {
+        INFO("message: " << o.message);
+        CHECK(o.code == Code::kUnavailable);
+        CHECK(o.message.find("redis 127.0.0.1:" + std::to_string(server.port())) !=
+              std::string::npos);
+        CHECK(o.took < kBound);
+    }
+    CHECK(eventually([&] { return outcomeOf([&] { store.read("k"); }).code == Code::kOk; }));
+    store.write(rec("k", "after"));
+    CHECK(store.read("k").at(0).value == "after");
+}
+
+TEST_CASE("redis: scripts the server forgot are sent again from their text") {
+    RedisServer server;
+    TempDir dir;
+    micro::Runtime rt = micro::Runtime::load(manifest(dir, server.url(), "pool_size = 2\n"));
+    micro::Store& store = rt.store();
+    const std::uint64_t first = store.write(rec("s", "1"));
+    server.command({"SCRIPT", "FLUSH"});  // every EVALSHA now gets NOSCRIPT
+    std::vector<std::string> errors(8);
+    {
+        std::vector<std::thread> threads;
+        for (std::size_t t = 0; t < errors.size(); ++t) {
+            threads.emplace_back([&, t] {
+                try {
+                    store.write(rec("s" + std::to_string(t), "x"));
+                    store.erase("s" + std::to_string(t));
+                } catch (const std::exception& e) {
+                    errors[t] = e.what();
+                }
+            });
+        }
+        for (auto& t : threads) t.join();
+    }
+    for (const std::string& e : errors) CHECK(e.empty());
+    server.command({"SCRIPT", "FLUSH"});
+    store.write(rec("s", "2"), {.expectedVersion = first});
+    CHECK(store.read("s").at(0).value == "2");
+    CHECK(store.list("s").size() == 1);
+}

@@ -9,13 +9,17 @@
 
 #include "key_layout.hpp"  // plugins/redis
 #include "record_codec.hpp"
+#include "redis_server.hpp"
 #include "redis_url.hpp"
+#include "scripts.hpp"
+#include "sha1.hpp"
 
 using micro::redis::decodeMetadata;
 using micro::redis::encodeMetadata;
 using micro::redis::lexMax;
 using micro::redis::lexMin;
 using micro::redis::parseRedisUrl;
+using micro::redis::TableBase;
 using micro::redis::TableKeys;
 
 TEST_CASE("units: urls parse into host, port, database and credentials") {
@@ -108,4 +112,42 @@ TEST_CASE("units: metadata round trips through its compact encoding") {
     CHECK_FALSE(micro::redis::parseVersion("4x"));
     CHECK(micro::redis::parseExpiry("0") == 0);
     CHECK_FALSE(micro::redis::parseExpiry("-5"));
+}
+
+TEST_CASE("units: a table base written in pieces is the base of every key") {
+    const std::string nul("x\0y", 3);
+    for (const auto& [db, table] : {std::pair<std::string, std::string>{"micro", "bench"},
+                                    {"a:1", "b"},
+                                    {nul, std::string(128, 't')}}) {
+        const TableBase base(db, table);
+        std::string written;
+        base.write([&](std::string_view piece) { written += piece; });
+        CHECK(written.size() == base.size());
+        CHECK(written + "r:" == TableKeys(db, table).recordPrefix());
+        CHECK(written + "idx" == TableKeys(db, table).index());
+    }
+}
+
+TEST_CASE("units: sha1 digests match the standard vectors") {
+    CHECK(micro::redis::sha1Hex("") == "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    CHECK(micro::redis::sha1Hex("abc") == "a9993e364706816aba3e25717850c26c9cd0d89d");
+    // 56 bytes: the length no longer fits the first block.
+    CHECK(micro::redis::sha1Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==
+          "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
+    CHECK(micro::redis::sha1Hex(std::string(1000000, 'a')) ==
+          "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
+}
+
+TEST_CASE("units: each script's digest is the one Redis gives it") {
+    // EVALSHA is sent with these digests before any SCRIPT LOAD: a wrong one
+    // would cost every write a NOSCRIPT and a second round trip.
+    micro::test::RedisServer server;
+    for (std::size_t i = 0; i < micro::redis::kScriptCount; ++i) {
+        const auto id = static_cast<micro::redis::ScriptId>(i);
+        CAPTURE(micro::redis::scriptName(id));
+        const std::vector<std::string> loaded =
+            server.command({"SCRIPT", "LOAD", std::string(micro::redis::scriptText(id))});
+        REQUIRE(loaded.size() == 1);
+        CHECK(loaded[0] == micro::redis::scriptDigest(id));
+    }
 }

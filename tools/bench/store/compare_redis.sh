@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # usage: BEFORE_DIR=D1 AFTER_DIR=D2 [BENCH=micro-bench] compare_redis.sh OUTDIR "1 8 32" REPS DUR
 # redis-benchmark against micro-bench with two builds of micro-redis.so, in turn,
-# on one private redis-server; raw lines in OUTDIR/results (summarize.py).
+# on one private redis-server; raw lines in OUTDIR/results, the table from
+# `python3 tools/bench/store/summarize.py OUTDIR/results`. BEFORE_DIR and AFTER_DIR
+# must be absolute (the manifests are written into OUTDIR).
 set -u
 OUT=$1; CS=${2:-"1 8 32"}; REPS=${3:-3}; DUR=${4:-3}
 mkdir -p "$OUT"

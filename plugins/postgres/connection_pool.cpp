@@ -44,8 +44,18 @@ ConnectionPool::Lease::~Lease() {
     if (session_) pool_->giveBack(std::move(session_), broken_);
 }
 
+namespace {
+// A connection that finished a call this recently was healthy then. Looking
+// at its socket costs a system call on every call under load, and a server
+// comes back from a crash or restart far slower than this, so what a
+// restart leaves behind is still caught before it is used (the same idea as
+// HikariCP's alive-bypass window).
+constexpr auto kRecentlyUsed = std::chrono::milliseconds(100);
+}  // namespace
+
 bool Session::idleHealthy() const noexcept {
     if (!connection_->is_open()) return false;
+    if (std::chrono::steady_clock::now() - idleSince_ < kRecentlyUsed) return true;
     const int fd = connection_->sock();
     if (fd < 0) return false;
     // An idle connection has nothing to read: readable means the server
@@ -55,29 +65,38 @@ bool Session::idleHealthy() const noexcept {
     return ::poll(&p, 1, 0) == 0;
 }
 
-std::unique_ptr<Session> ConnectionPool::takeIdle(std::vector<std::unique_ptr<Session>>& dead) {
-    while (!idle_.empty()) {
-        std::unique_ptr<Session> session = std::move(idle_.back());
-        idle_.pop_back();
-        if (session->idleHealthy()) return session;
-        dead.push_back(std::move(session));
+std::unique_ptr<Session> ConnectionPool::healthy(std::unique_ptr<Session> session) noexcept {
+    // The check is a system call: it runs with no lock held, so callers do
+    // not queue behind each other's polls.
+    if (session->idleHealthy()) return session;
+    session.reset();  // closing may wait on its socket: never under the lock
+    {
+        std::lock_guard lock(mutex_);
         --open_;
     }
+    returned_.notify_one();  // room to open one
     return nullptr;
 }
 
 ConnectionPool::Lease ConnectionPool::borrow() {
-    std::vector<std::unique_ptr<Session>> dead;  // closed with no lock held
+    const auto deadline = std::chrono::steady_clock::now() + options_.waitTimeout;
     std::unique_lock lock(mutex_);
-    const bool ready = returned_.wait_for(lock, options_.waitTimeout,
-                                          [&] { return !idle_.empty() || open_ < options_.size; });
-    if (!ready) {
-        throw Error(Code::kDeadlineExceeded,
-                    "postgres " + options_.label + ": no free connection within " +
-                        std::to_string(options_.waitTimeout.count()) + " ms (pool_size " +
-                        std::to_string(options_.size) + ")");
+    for (;;) {
+        const bool ready = returned_.wait_until(
+            lock, deadline, [&] { return !idle_.empty() || open_ < options_.size; });
+        if (!ready) {
+            throw Error(Code::kDeadlineExceeded,
+                        "postgres " + options_.label + ": no free connection within " +
+                            std::to_string(options_.waitTimeout.count()) + " ms (pool_size " +
+                            std::to_string(options_.size) + ")");
+        }
+        if (idle_.empty()) break;  // room to open one
+        std::unique_ptr<Session> session = std::move(idle_.back());
+        idle_.pop_back();
+        lock.unlock();
+        if (session = healthy(std::move(session)); session) return Lease(*this, std::move(session));
+        lock.lock();
     }
-    if (std::unique_ptr<Session> session = takeIdle(dead)) return Lease(*this, std::move(session));
     if (!failure_.empty() &&
         std::chrono::steady_clock::now() - failedAt_ < options_.retryAfterFailure) {
         throw Error(static_cast<Code>(failureCode_), failure_);
@@ -105,11 +124,18 @@ ConnectionPool::Lease ConnectionPool::borrow() {
 }
 
 std::optional<ConnectionPool::Lease> ConnectionPool::tryBorrow() {
-    std::vector<std::unique_ptr<Session>> dead;  // closed with no lock held
-    std::lock_guard lock(mutex_);
-    std::unique_ptr<Session> session = takeIdle(dead);
-    if (!session) return std::nullopt;
-    return std::optional<Lease>(std::in_place, *this, std::move(session));
+    for (;;) {
+        std::unique_ptr<Session> session;
+        {
+            std::lock_guard lock(mutex_);
+            if (idle_.empty()) return std::nullopt;
+            session = std::move(idle_.back());
+            idle_.pop_back();
+        }
+        if (session = healthy(std::move(session)); session) {
+            return std::optional<Lease>(std::in_place, *this, std::move(session));
+        }
+    }
 }
 
 void ConnectionPool::giveBack(std::unique_ptr<Session> session, bool broken) noexcept {
@@ -122,6 +148,7 @@ void ConnectionPool::giveBack(std::unique_ptr<Session> session, bool broken) noe
             open_ -= closing.size();
             idle_.clear();
         } else {
+            session->markIdle();
             idle_.push_back(std::move(session));
         }
     }

@@ -56,7 +56,11 @@ class Session {
     pqxx::connection& connection() noexcept { return *connection_; }
     /// For an idle connection: false when it is closed or its socket has
     /// something to read (the server closed it, or sent what nobody asked).
+    /// One back from a call less than kRecentlyUsed ago is taken as healthy
+    /// without looking at its socket (see connection_pool.cpp).
     bool idleHealthy() const noexcept;
+    /// Marks the start of an idle spell (the pool calls it on return).
+    void markIdle() noexcept { idleSince_ = std::chrono::steady_clock::now(); }
 
     /// Define statement `name` on this connection unless it already is;
     /// `sql` is called only when it is not.
@@ -72,6 +76,7 @@ class Session {
     std::unique_ptr<pqxx::connection> connection_;
     std::unique_ptr<NoticeForwarder> notices_;  // destroyed before connection_
     std::set<std::string> prepared_;
+    std::chrono::steady_clock::time_point idleSince_{};
 };
 
 class ConnectionPool {
@@ -116,9 +121,10 @@ class ConnectionPool {
 
  private:
     void giveBack(std::unique_ptr<Session> session, bool broken) noexcept;
-    /// A healthy idle session, or null; unhealthy ones go to `dead` (to be
-    /// closed by the caller with no lock held). Call with mutex_ held.
-    std::unique_ptr<Session> takeIdle(std::vector<std::unique_ptr<Session>>& dead);
+    /// `session` (taken from idle_, still counted in open_) if it is
+    /// healthy; else closes it, uncounts it and returns null. Call with
+    /// mutex_ not held.
+    std::unique_ptr<Session> healthy(std::unique_ptr<Session> session) noexcept;
 
     const Options options_;
     std::mutex mutex_;

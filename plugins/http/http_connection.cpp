@@ -4,7 +4,6 @@
 #include <micro/error.hpp>
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
@@ -15,7 +14,6 @@
 #include <cerrno>
 #include <charconv>
 #include <random>
-#include <system_error>
 #include <utility>
 
 #include "envelope.hpp"
@@ -31,11 +29,8 @@ using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kReadBuffer = 16u << 10;
-constexpr std::size_t kKeepBuffer = 1u << 20;  // give back more than this once idle
-constexpr auto kCloseTimeout = std::chrono::milliseconds(2000);
-constexpr int kMaxFlushRounds = 16;
 
-std::string errnoText(int e) { return std::system_category().message(e); }
+using transport_common::errnoText;
 
 std::string ms(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
 
@@ -77,14 +72,11 @@ std::string printableText(std::string_view s) {
 
 HttpConnection::HttpConnection(IoWorker& worker, const Settings& settings, ConnectionOwner& owner,
                                std::shared_ptr<Announcer> announcer)
-    : worker_(worker),
+    : StreamConnection(worker, owner, settings.maxQueuedBytes),
       settings_(settings),
-      owner_(owner),
       announcer_(std::move(announcer)),
       client_(announcer_ == nullptr),
-      socket_(worker.context()),
-      timer_(worker.context()),
-      closeTimer_(worker.context()) {
+      timer_(worker.context()) {
     announced_ = client_;  // the core gave a dialled connection its events in dial
     if (client_) {
         std::random_device rd;
@@ -93,42 +85,6 @@ HttpConnection::HttpConnection(IoWorker& worker, const Settings& settings, Conne
 }
 
 HttpConnection::~HttpConnection() = default;
-
-std::string HttpConnection::connect(const boost::asio::ip::tcp::endpoint& to,
-                                    std::chrono::milliseconds timeout) {
-    error_code ec;
-    socket_.open(to.protocol(), ec);
-    if (ec) return "cannot open a socket: " + ec.message();
-    socket_.non_blocking(true, ec);
-    const int fd = socket_.native_handle();
-    auto failed = [&](const std::string& why) {
-        error_code ignored;
-        socket_.close(ignored);
-        return why;
-    };
-    if (::connect(fd, to.data(), static_cast<socklen_t>(to.size())) != 0) {
-        if (errno != EINPROGRESS && errno != EINTR) return failed(errnoText(errno));
-        const auto deadline = Clock::now() + timeout;
-        for (;;) {
-            int waitMs = -1;
-            if (timeout.count() > 0) {
-                auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
-                if (left.count() <= 0) return failed("timed out after " + ms(timeout));
-                waitMs = static_cast<int>(left.count());
-            }
-            pollfd p{fd, POLLOUT, 0};
-            const int ready = ::poll(&p, 1, waitMs);
-            if (ready < 0 && errno == EINTR) continue;
-            if (ready < 0) return failed(errnoText(errno));
-            if (ready > 0) break;
-        }
-        int soError = 0;
-        socklen_t len = sizeof soError;
-        if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &len) != 0) soError = errno;
-        if (soError != 0) return failed(errnoText(soError));
-    }
-    return {};
-}
 
 std::string HttpConnection::handshake(const std::string& host, Clock::time_point deadline) {
     const int fd = socket_.native_handle();
@@ -206,16 +162,7 @@ std::string HttpConnection::handshake(const std::string& host, Clock::time_point
 }
 
 void HttpConnection::configure() {
-    error_code ec;
-    socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
-    socket_.non_blocking(true, ec);
-    fd_ = socket_.native_handle();
-    auto peer = socket_.remote_endpoint(ec);
-    if (!ec) {
-        const std::string host = peer.address().to_string();
-        remote_ = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-                  std::to_string(peer.port());
-    }
+    configureSocket(/*keepalive=*/false);
     if (in_.capacity() < kReadBuffer) in_.reserve(kReadBuffer);
 }
 
@@ -243,17 +190,19 @@ std::size_t HttpConnection::pendingCount() {
     return pending_.size();
 }
 
+const std::uint8_t* HttpConnection::nextMask(std::uint8_t (&mask)[4]) noexcept {
+    if (!client_) return nullptr;  // only a client masks its frames
+    maskState_ ^= maskState_ << 13;
+    maskState_ ^= maskState_ >> 7;
+    maskState_ ^= maskState_ << 17;
+    for (int i = 0; i < 4; ++i) mask[i] = static_cast<std::uint8_t>(maskState_ >> (8 * i));
+    return mask;
+}
+
 void HttpConnection::queueFrame(std::uint8_t opcode, const std::uint8_t* payload,
                                 std::size_t size) {
     std::uint8_t mask[4];
-    const std::uint8_t* m = nullptr;
-    if (client_) {
-        maskState_ ^= maskState_ << 13;
-        maskState_ ^= maskState_ >> 7;
-        maskState_ ^= maskState_ << 17;
-        for (int i = 0; i < 4; ++i) mask[i] = static_cast<std::uint8_t>(maskState_ >> (8 * i));
-        m = mask;
-    }
+    const std::uint8_t* m = nextMask(mask);
     std::uint8_t* at = out_.append(ws::headSize(size, client_) + size);
     at += ws::writeHead(at, opcode, size, m);
     if (size != 0) std::memcpy(at, payload, size);
@@ -315,12 +264,7 @@ bool HttpConnection::sendReply(const micro_transport_message& message,
         }
     }
     if (p == nullptr) return true;  // not a request of this connection (or answered)
-    const std::size_t queued = out_.size() + inflight_;
-    const std::size_t size = message.body.size + 256;
-    if (queued != 0 && queued + size > settings_.maxQueuedBytes) {
-        wantWritable_ = true;
-        return false;
-    }
+    if (queueFull(message.body.size + 256)) return false;
     mapping::Response r;
     if (kind == 'r') {
         r.status = 200;
@@ -362,20 +306,9 @@ bool HttpConnection::send(const micro_transport_message& message) {
     if (state_.load(std::memory_order_relaxed) != State::kOpen) {
         throw Error(Code::kUnavailable, closedMessage());
     }
-    const std::size_t queued = out_.size() + inflight_;
-    if (queued != 0 && queued + bytes > settings_.maxQueuedBytes) {
-        wantWritable_ = true;
-        return false;
-    }
+    if (queueFull(bytes)) return false;
     std::uint8_t mask[4];
-    const std::uint8_t* m = nullptr;
-    if (client_) {
-        maskState_ ^= maskState_ << 13;
-        maskState_ ^= maskState_ >> 7;
-        maskState_ ^= maskState_ << 17;
-        for (int i = 0; i < 4; ++i) mask[i] = static_cast<std::uint8_t>(maskState_ >> (8 * i));
-        m = mask;
-    }
+    const std::uint8_t* m = nextMask(mask);
     std::uint8_t* at = out_.append(bytes);
     at += ws::writeHead(at, ws::kBinary, size, m);
     envelope::encode(message, at);
@@ -385,103 +318,27 @@ bool HttpConnection::send(const micro_transport_message& message) {
 }
 
 void HttpConnection::scheduleFlush(std::unique_lock<std::mutex>& lock) {
-    if (flushing_ || out_.empty()) return;
-    flushing_ = true;
-    if (worker_.current()) {
-        lock.unlock();
-        worker_.deferFlush(shared_from_this());
-        return;
-    }
-    // Another thread, nothing in flight: write now if the socket takes it.
-    // Under the mutex, so the io thread cannot close the socket meanwhile.
-    const ssize_t n = ::send(fd_, out_.data(), out_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n > 0 && static_cast<std::size_t>(n) == out_.size() && !closeAfterFlush_ && !paused_) {
-        out_.clear();
-        flushing_ = false;
-        return;
-    }
-    if (n > 0) out_.consume(static_cast<std::size_t>(n));
-    lock.unlock();
-    boost::asio::post(worker_.context(), [self = shared_from_this()] { self->flush(); });
-}
-
-bool HttpConnection::takeWritable() noexcept {
-    if (!wantWritable_ || state_.load(std::memory_order_relaxed) != State::kOpen) return false;
-    if ((out_.size() + inflight_) * 2 > settings_.maxQueuedBytes) return false;
-    wantWritable_ = false;
-    return true;
+    // A response that ends the connection, or a paused pipeline, is the io
+    // thread's to finish even when the socket took every byte.
+    StreamConnection::scheduleFlush(lock, [this] { return !closeAfterFlush_ && !paused_; });
 }
 
 void HttpConnection::flush() noexcept {
     bool writable = false;
-    bool yield = false;
     bool closeNow = false;
     bool resume = false;
     micro_code code = MICRO_OK;
     std::string reason;
-    for (int round = 0;; ++round) {
-        {
-            std::lock_guard lock(mutex_);
-            inflight_ = 0;  // writing_ is empty whenever this runs
-            writable = takeWritable() || writable;
-            if (state_.load(std::memory_order_relaxed) == State::kClosed) {
-                flushing_ = false;
-                return;
-            }
-            if (out_.empty()) {
-                flushing_ = false;
-                out_.release(kKeepBuffer);
-                if (closeAfterFlush_) {
-                    closeAfterFlush_ = false;
-                    closeNow = true;
-                    code = closeAfterCode_;
-                    reason = std::move(closeAfterReason_);
-                }
-                resume = paused_ && pending_.size() < settings_.maxPipelined;
-                break;
-            }
-            if (round == kMaxFlushRounds) {
-                yield = true;  // flushing_ stays set: the posted flush owns it
-                break;
-            }
-            out_.swap(writing_);
-            inflight_ = writing_.size();
+    const bool open = writeQueued(writable, [&] {
+        if (closeAfterFlush_) {
+            closeAfterFlush_ = false;
+            closeNow = true;
+            code = closeAfterCode_;
+            reason = std::move(closeAfterReason_);
         }
-        const ssize_t n =
-            ::send(fd_, writing_.data(), writing_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (n >= 0 && static_cast<std::size_t>(n) == writing_.size()) {
-            writing_.clear();
-            writing_.release(kKeepBuffer);
-            continue;
-        }
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            const int e = errno;
-            writing_.clear();
-            fail(MICRO_UNAVAILABLE, "write failed: " + errnoText(e));
-            return;
-        }
-        // The socket is full: let Asio finish this write when it drains.
-        const std::size_t done = n > 0 ? static_cast<std::size_t>(n) : 0;
-        try {
-            boost::asio::async_write(
-                socket_, boost::asio::buffer(writing_.data() + done, writing_.size() - done),
-                [self = shared_from_this()](const error_code& ec, std::size_t) {
-                    self->onWritten(ec);
-                });
-        } catch (...) {
-            fail(MICRO_RESOURCE_EXHAUSTED, "out of memory starting a write");
-            return;
-        }
-        break;
-    }
-    if (yield) {
-        try {
-            boost::asio::post(worker_.context(), [self = shared_from_this()] { self->flush(); });
-        } catch (...) {
-            fail(MICRO_RESOURCE_EXHAUSTED, "out of memory scheduling a write");
-            return;
-        }
-    }
+        resume = paused_ && pending_.size() < settings_.maxPipelined;
+    });
+    if (!open) return;
     if (closeRequested_) {
         finishClose();
         return;
@@ -504,24 +361,7 @@ void HttpConnection::flush() noexcept {
             return;
         }
     }
-    if (writable && events_.on_writable != nullptr) {
-        IoWorker::Scope scope(worker_);
-        events_.on_writable(events_.ctx);
-    }
-}
-
-void HttpConnection::onWritten(const error_code& ec) noexcept {
-    if (state_.load(std::memory_order_relaxed) == State::kClosed) return;
-    if (ec) {
-        fail(MICRO_UNAVAILABLE,
-             ec == boost::asio::error::connection_reset || ec == boost::asio::error::broken_pipe
-                 ? "connection reset by peer"
-                 : "write failed: " + ec.message());
-        return;
-    }
-    writing_.clear();
-    writing_.release(kKeepBuffer);
-    flush();
+    notifyWritable(writable);
 }
 
 // ---------------------------------------------------------------------------
@@ -556,16 +396,7 @@ void HttpConnection::onRead(const error_code& ec, std::size_t n) noexcept {
     readPending_ = false;
     if (state_.load(std::memory_order_relaxed) == State::kClosed) return;
     if (ec) {
-        if (ec == boost::asio::error::operation_aborted) return;
-        if (ec == boost::asio::error::eof) {
-            onPeerEof();
-        } else if (closeDelivered_) {
-            closeSocket();
-        } else {
-            fail(MICRO_UNAVAILABLE, ec == boost::asio::error::connection_reset
-                                        ? "connection reset by peer"
-                                        : "read failed: " + ec.message());
-        }
+        readFailed(ec);
         return;
     }
     in_.commit(n);
@@ -1084,23 +915,6 @@ void HttpConnection::onTimer(const error_code&) noexcept {
 // ---------------------------------------------------------------------------
 // Closing
 
-std::string HttpConnection::closedMessage() const {
-    return closeReason_.empty() ? std::string("connection is closed") : closeReason_;
-}
-
-void HttpConnection::close() noexcept {
-    {
-        std::lock_guard lock(mutex_);
-        if (state_.load(std::memory_order_relaxed) != State::kOpen) return;
-        state_ = State::kClosing;
-    }
-    try {
-        boost::asio::post(worker_.context(),
-                          [self = shared_from_this()] { self->beginClose(MICRO_OK, "closed"); });
-    } catch (...) {
-    }
-}
-
 void HttpConnection::onPeerEof() {
     peerEof_ = true;
     if (closeDelivered_) {
@@ -1123,11 +937,7 @@ void HttpConnection::onPeerEof() {
     beginClose(code, std::move(why));
 }
 
-void HttpConnection::beginClose(micro_code code, std::string reason) noexcept {
-    if (closeRequested_ || closeDelivered_ || state_.load() == State::kClosed) return;
-    closeRequested_ = true;
-    closeCode_ = code;
-    closeMessage_ = std::move(reason);
+void HttpConnection::onCloseBegun() noexcept {
     paused_ = false;
     parser_.reset();
     in_.clear();
@@ -1156,34 +966,10 @@ void HttpConnection::beginClose(micro_code code, std::string reason) noexcept {
             }
         }
     }
-    try {
-        closeTimer_.expires_after(kCloseTimeout);
-        closeTimer_.async_wait([self = shared_from_this()](const error_code& ec) {
-            if (ec || self->state_.load() == State::kClosed) return;
-            if (self->closeDelivered_) {
-                self->closeSocket();  // the peer never closed its side
-            } else {
-                self->fail(MICRO_DEADLINE_EXCEEDED,
-                           "close: queued messages not written within 2000 ms (peer not reading)");
-            }
-        });
-    } catch (...) {
-    }
-    finishClose();
 }
 
-void HttpConnection::finishClose() noexcept {
-    if (!closeRequested_ || closeDelivered_) return;
-    {
-        std::lock_guard lock(mutex_);
-        if (flushing_) return;  // flush() comes back here once the queue is written
-    }
-    error_code ec;
-    socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
-    deliverClose(closeCode_, closeMessage_);
-    if (peerEof_) {
-        closeSocket();
-    } else if (!readPending_ && state_.load() != State::kClosed) {
+void HttpConnection::awaitPeerEof() noexcept {
+    if (!readPending_ && state_.load() != State::kClosed) {
         try {
             readSome();  // to see the peer's end of stream
         } catch (...) {
@@ -1192,44 +978,10 @@ void HttpConnection::finishClose() noexcept {
     }
 }
 
-void HttpConnection::fail(micro_code code, const std::string& reason) noexcept {
-    try {
-        std::lock_guard lock(mutex_);
-        if (closeReason_.empty()) closeReason_ = "connection closed: " + reason;
-    } catch (...) {
-    }
-    closeSocket();
-    deliverClose(code, reason);
-}
-
-void HttpConnection::closeSocket() noexcept {
-    {
-        std::lock_guard lock(mutex_);
-        state_ = State::kClosed;
-        out_.clear();
-        pending_.clear();
-        wantWritable_ = false;
-    }
-    error_code ec;
-    socket_.close(ec);
+void HttpConnection::onSocketClosed() noexcept {
     timer_.cancel();
-    closeTimer_.cancel();
     in_.clear();
     parser_.reset();
-}
-
-void HttpConnection::deliverClose(micro_code code, const std::string& reason) noexcept {
-    if (closeDelivered_) return;
-    closeDelivered_ = true;
-    {
-        std::lock_guard lock(mutex_);
-        if (state_.load(std::memory_order_relaxed) == State::kOpen) state_ = State::kClosing;
-    }
-    if (announced_ && events_.on_close != nullptr) {
-        IoWorker::Scope scope(worker_);
-        events_.on_close(events_.ctx, code, abi::str(reason));
-    }
-    owner_.forget(*this);
 }
 
 }  // namespace micro::http

@@ -38,12 +38,11 @@
 //     throws UNAVAILABLE.
 //   Lifetime: the transport keeps a shared_ptr until on_close has returned;
 //     pending I/O keeps its own. The raw pointer is the ABI handle.
+//   Shape: the socket, the write path and the orderly close are
+//     transport_common::StreamConnection's, shared with the tcp transport;
+//     this class adds HTTP, WebSocket, the pipeline and their timeouts.
 #pragma once
 
-#include <micro/abi.h>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -58,14 +57,16 @@
 #include <string>
 #include <vector>
 
-#include <micro/transport_common/byte_buffer.hpp>
-#include <micro/transport_common/io_worker.hpp>
+// The socket, the send queue and closing (and with them Asio, ByteBuffer
+// and IoWorker) come from StreamConnection.
+#include <micro/transport_common/stream_connection.hpp>
 
 namespace micro::http {
 
 using transport_common::ByteBuffer;
 
-/// The driver's config, as every connection needs it.
+/// The http driver's config (see http_transport.hpp), which every connection
+/// reads.
 struct Settings {
     std::size_t ioThreads = 2;
     std::size_t maxHeaderBytes = 64u << 10;
@@ -92,25 +93,14 @@ class Announcer {
     ~Announcer() = default;
 };
 
-class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
+class HttpConnection final : public transport_common::StreamConnection<HttpConnection> {
  public:
     /// `announcer` is the listener for an accepted connection, null for a
     /// dialled one.
     HttpConnection(IoWorker& worker, const Settings& settings, ConnectionOwner& owner,
                    std::shared_ptr<Announcer> announcer);
     ~HttpConnection();
-    HttpConnection(const HttpConnection&) = delete;
-    HttpConnection& operator=(const HttpConnection&) = delete;
 
-    IoWorker& worker() noexcept { return worker_; }
-    boost::asio::ip::tcp::socket& socket() noexcept { return socket_; }
-    micro_connection_events* events() noexcept { return &events_; }
-    const std::string& remoteAddress() const noexcept { return remote_; }
-
-    /// Connect (blocking, at most `timeout`; <= 0: no limit of ours). On
-    /// failure returns a message naming why; the socket is closed again.
-    std::string connect(const boost::asio::ip::tcp::endpoint& to,
-                        std::chrono::milliseconds timeout);
     /// The client's WebSocket upgrade on a connected socket (blocking, until
     /// `deadline`). On failure returns a message naming why.
     std::string handshake(const std::string& host, std::chrono::steady_clock::time_point deadline);
@@ -125,14 +115,13 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 
     /// [thread-safe][non-blocking] false: the queue is full (see header).
     bool send(const micro_transport_message& message);
-    /// [thread-safe][non-blocking]
-    void close() noexcept;
 
     /// Write what is queued. On the io thread, by whoever set flushing_.
     void flush() noexcept;
 
  private:
-    enum class State : std::uint8_t { kOpen, kClosing, kClosed };
+    friend class transport_common::StreamConnection<HttpConnection>;
+
     enum class Phase : std::uint8_t { kIdle, kHeader, kBody, kWaiting, kWebSocket };
 
     struct Pending {
@@ -172,39 +161,25 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     void queueFrame(std::uint8_t opcode, const std::uint8_t* payload,
                     std::size_t size);  // under mutex_
     void moveReady();                   // under mutex_
-    bool takeWritable() noexcept;       // under mutex_
+    // The next frame mask (under mutex_): `mask`, or null on the server side.
+    const std::uint8_t* nextMask(std::uint8_t (&mask)[4]) noexcept;
     std::size_t pendingCount();
     bool sendReply(const micro_transport_message& message, std::unique_lock<std::mutex>& lock);
-    void onWritten(const boost::system::error_code& ec) noexcept;
 
-    // closing
-    void beginClose(micro_code code, std::string reason) noexcept;
-    void finishClose() noexcept;
-    void fail(micro_code code, const std::string& reason) noexcept;
-    void closeSocket() noexcept;
-    void deliverClose(micro_code code, const std::string& reason) noexcept;
-    std::string closedMessage() const;  // under mutex_
+    // StreamConnection's hooks (see stream_connection.hpp).
+    void onCloseBegun() noexcept;
+    void awaitPeerEof() noexcept;
+    void clearLocked() noexcept { pending_.clear(); }
+    void onSocketClosed() noexcept;
+    bool announced() const noexcept { return announced_; }
 
-    IoWorker& worker_;
     const Settings settings_;  // a copy: draining connections may outlive the transport
-    ConnectionOwner& owner_;
     std::shared_ptr<Announcer> announcer_;
     const bool client_;
-    boost::asio::ip::tcp::socket socket_;
-    int fd_ = -1;
-    micro_connection_events events_{};
-    std::string remote_;
 
-    // Shared with senders; guarded by mutex_ (state_ and wsMode_ are also
-    // read without it on the io thread, the only one that moves them).
-    std::mutex mutex_;
-    std::atomic<State> state_{State::kOpen};
+    // Shared with senders; guarded by mutex_ (wsMode_ is also read without
+    // it on the io thread, the only one that moves it).
     std::atomic<bool> wsMode_{false};
-    ByteBuffer out_;                // bytes not yet handed to a write
-    std::size_t inflight_ = 0;      // bytes of writing_ not yet confirmed
-    bool flushing_ = false;         // the io thread owes (or runs) a flush
-    bool wantWritable_ = false;     // a send was refused: owe on_writable
-    std::string closeReason_;       // why the connection stopped, for send
     std::deque<Pending> pending_;   // HTTP requests awaiting replies, in order
     bool closeAfterFlush_ = false;  // a response ending the connection is queued
     micro_code closeAfterCode_ = MICRO_OK;
@@ -213,7 +188,6 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     std::uint64_t maskState_ = 0;  // client frames' masks
 
     // The io thread's alone.
-    ByteBuffer writing_;  // the bytes of the write in flight
     ByteBuffer in_;
     std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
     Phase phase_ = Phase::kIdle;
@@ -233,12 +207,6 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     ByteBuffer wsMessage_;  // a fragmented message being assembled
     bool wsInMessage_ = false;
     boost::asio::steady_timer timer_;
-    boost::asio::steady_timer closeTimer_;
-    bool closeRequested_ = false;
-    micro_code closeCode_ = MICRO_OK;
-    std::string closeMessage_;
-    bool peerEof_ = false;
-    bool closeDelivered_ = false;
 };
 
 }  // namespace micro::http

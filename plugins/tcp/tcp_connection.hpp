@@ -33,30 +33,26 @@
 //     connection is closing throws UNAVAILABLE.
 //   Lifetime: the transport keeps a shared_ptr until on_close has returned;
 //     pending I/O keeps its own. The raw pointer is the ABI handle.
+//   Shape: the socket, the write path and the orderly close are
+//     transport_common::StreamConnection's, shared with the http transport;
+//     this class adds the framing, reading and the frame timeout.
 #pragma once
 
-#include <micro/abi.h>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <memory>
-#include <mutex>
-#include <string>
 #include <vector>
 
-#include <micro/transport_common/byte_buffer.hpp>
-#include <micro/transport_common/io_worker.hpp>
+// StreamConnection brings the socket, the send queue and the orderly close,
+// and with them Asio, ByteBuffer and IoWorker.
+#include <micro/transport_common/stream_connection.hpp>
 
 namespace micro::tcp {
 
 using transport_common::ByteBuffer;
 
-/// The driver's config, as every connection needs it.
+/// The tcp driver's config (see tcp_transport.hpp), which every connection reads.
 struct Settings {
     std::size_t ioThreads = 2;
     std::uint32_t maxFrameBytes = 4u << 20;
@@ -70,22 +66,11 @@ class TcpConnection;
 using IoWorker = transport_common::IoWorker<TcpConnection>;
 using ConnectionOwner = transport_common::ConnectionOwner<TcpConnection>;
 
-class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
+class TcpConnection final : public transport_common::StreamConnection<TcpConnection> {
  public:
     TcpConnection(IoWorker& worker, const Settings& settings, ConnectionOwner& owner);
     ~TcpConnection();
-    TcpConnection(const TcpConnection&) = delete;
-    TcpConnection& operator=(const TcpConnection&) = delete;
 
-    IoWorker& worker() noexcept { return worker_; }
-    boost::asio::ip::tcp::socket& socket() noexcept { return socket_; }
-    micro_connection_events* events() noexcept { return &events_; }
-    const std::string& remoteAddress() const noexcept { return remote_; }
-
-    /// Connect (blocking, at most `timeout`; <= 0: no limit of ours). On
-    /// failure returns a message naming why; the socket is closed again.
-    std::string connect(const boost::asio::ip::tcp::endpoint& to,
-                        std::chrono::milliseconds timeout);
     /// Apply the socket options (TCP_NODELAY, keepalive, non-blocking) and
     /// note the peer's address. Before start().
     void configure();
@@ -96,14 +81,12 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
 
     /// [thread-safe][non-blocking] false: the queue is full (see header).
     bool send(const micro_transport_message& message);
-    /// [thread-safe][non-blocking]
-    void close() noexcept;
 
     /// Write what is queued. On the io thread, by whoever set flushing_.
     void flush() noexcept;
 
  private:
-    enum class State : std::uint8_t { kOpen, kClosing, kClosed };
+    friend class transport_common::StreamConnection<TcpConnection>;
 
     void readSome();
     void onRead(const boost::system::error_code& ec, std::size_t n) noexcept;
@@ -111,35 +94,17 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
     void onPeerEof();
     void armFrameTimer();
     void onFrameTimer(const boost::system::error_code& ec) noexcept;
-    void onWritten(const boost::system::error_code& ec) noexcept;
-    bool takeWritable() noexcept;  // under mutex_
-    void beginClose(micro_code code, std::string reason) noexcept;
-    void finishClose() noexcept;
-    void fail(micro_code code, const std::string& reason) noexcept;
-    void closeSocket() noexcept;
-    void deliverClose(micro_code code, const std::string& reason) noexcept;
-    std::string closedMessage() const;  // under mutex_
 
-    IoWorker& worker_;
+    // StreamConnection's hooks (see stream_connection.hpp).
+    void onCloseBegun() noexcept;
+    void awaitPeerEof() noexcept {}  // reading goes on until the peer's end
+    void clearLocked() noexcept {}
+    void onSocketClosed() noexcept;
+    bool announced() const noexcept { return true; }  // the core knows it from the start
+
     const Settings settings_;  // a copy: draining connections may outlive the transport
-    ConnectionOwner& owner_;
-    boost::asio::ip::tcp::socket socket_;
-    int fd_ = -1;
-    micro_connection_events events_{};
-    std::string remote_;
-
-    // Shared with senders; guarded by mutex_ (state_ is also read without it
-    // on the io thread, which is the only one that moves it past kClosing).
-    std::mutex mutex_;
-    std::atomic<State> state_{State::kOpen};
-    ByteBuffer out_;             // encoded frames not yet handed to a write
-    std::size_t inflight_ = 0;   // bytes of writing_ not yet confirmed
-    bool flushing_ = false;      // the io thread owes (or runs) a flush
-    bool wantWritable_ = false;  // a send was refused: owe on_writable
-    std::string closeReason_;    // why the connection stopped, for send
 
     // The io thread's alone.
-    ByteBuffer writing_;             // the bytes of the write in flight
     ByteBuffer in_;                  // received bytes not yet delivered
     std::vector<micro_kv> headers_;  // views into in_ for on_message
     std::size_t needed_ = 0;         // size of the incomplete frame in in_, when known
@@ -148,12 +113,6 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
     std::chrono::steady_clock::time_point frameStart_;
     bool frameTimerArmed_ = false;
     boost::asio::steady_timer frameTimer_;
-    boost::asio::steady_timer closeTimer_;
-    bool closeRequested_ = false;  // beginClose ran: flushing before on_close
-    micro_code closeCode_ = MICRO_OK;
-    std::string closeMessage_;
-    bool peerEof_ = false;
-    bool closeDelivered_ = false;
 };
 
 }  // namespace micro::tcp

@@ -215,6 +215,23 @@ struct RedisStore::Op final : PipelinedOp {
     std::vector<micro_kv> scratch;      // kRead: decoded metadata
 };
 
+template <typename Fill>
+RedisStore::Op& RedisStore::startOp(std::string_view what, bool write, std::string_view database,
+                                    std::string_view table, Fill&& fill) {
+    Op& op = acquire();
+    try {
+        op.what = what;
+        op.write = write;
+        op.database.assign(database);
+        op.table.assign(table);
+        fill(op);
+    } catch (...) {
+        recycle(op);
+        throw;
+    }
+    return op;
+}
+
 RedisStore::~RedisStore() = default;
 
 namespace {
@@ -423,21 +440,13 @@ void RedisStore::read(const driver::StoreQuery& query, driver::RecordSink& out,
         return;
     }
     // An exact key: one HMGET, pipelined.
-    Op& op = acquire();
-    try {
-        op.kind = Op::Kind::kRead;
-        op.what = "read";
-        op.write = false;
-        op.script.reset();
-        op.database.assign(db);
-        op.table.assign(tb);
-        op.key.assign(query.key);
-        op.keysOnly = (query.flags & MICRO_STORE_KEYS_ONLY) != 0;
-        op.emit = query.offset == 0;
-    } catch (...) {
-        recycle(op);
-        throw;
-    }
+    Op& op = startOp("read", false, db, tb, [&](Op& o) {
+        o.kind = Op::Kind::kRead;
+        o.script.reset();
+        o.key.assign(query.key);
+        o.keysOnly = (query.flags & MICRO_STORE_KEYS_ONLY) != 0;
+        o.emit = query.offset == 0;
+    });
     op.sink.emplace(out);
     op.done.emplace(std::move(done));
     dispatch(op, [&](RespWriter& w) {
@@ -557,33 +566,25 @@ void RedisStore::write(std::string_view database, std::string_view table,
         return;
     }
     const std::size_t n = records.size();
-    Op& op = acquire();
-    try {
-        op.kind = Op::Kind::kWrite;
-        op.what = "write";
-        op.write = true;
-        op.database.assign(db);
-        op.table.assign(tb);
-        op.records = n;
-        op.keys.resize(n);
-        op.expected.resize(n);
-        op.metadata.resize(n);
+    Op& op = startOp("write", true, db, tb, [&](Op& o) {
+        o.kind = Op::Kind::kWrite;
+        o.records = n;
+        o.keys.resize(n);
+        o.expected.resize(n);
+        o.metadata.resize(n);
         for (std::size_t i = 0; i < n; ++i) {
             const micro_record& r = records[i];
-            op.keys[i].assign(abi::view(r.key));
+            o.keys[i].assign(abi::view(r.key));
             if (r.version == MICRO_VERSION_ANY) {
-                op.expected[i].clear();
+                o.expected[i].clear();
             } else if (r.version == MICRO_VERSION_ABSENT) {
-                op.expected[i].assign("-");
+                o.expected[i].assign("-");
             } else {
-                op.expected[i] = std::to_string(r.version);
+                o.expected[i] = std::to_string(r.version);
             }
-            op.metadata[i] = encodeMetadata(abi::view(r.metadata, r.metadata_count));
+            o.metadata[i] = encodeMetadata(abi::view(r.metadata, r.metadata_count));
         }
-    } catch (...) {
-        recycle(op);
-        throw;
-    }
+    });
     op.done.emplace(std::move(done));
     // KEYS: counter, index, expiry index, each record; ARGV: n, the record
     // prefix, then five per record (scripts.cpp, kWrite).
@@ -609,20 +610,12 @@ void RedisStore::write(std::string_view database, std::string_view table,
 
 void RedisStore::writeOne(std::string_view database, std::string_view table,
                           const micro_record& record, driver::Done& done) {
-    Op& op = acquire();
-    try {
-        op.kind = Op::Kind::kPut;
-        op.what = "write";
-        op.write = true;
-        op.database.assign(database);
-        op.table.assign(table);
-        op.key.assign(abi::view(record.key));
-        op.metadata.resize(1);
-        op.metadata[0] = encodeMetadata(abi::view(record.metadata, record.metadata_count));
-    } catch (...) {
-        recycle(op);
-        throw;
-    }
+    Op& op = startOp("write", true, database, table, [&](Op& o) {
+        o.kind = Op::Kind::kPut;
+        o.key.assign(abi::view(record.key));
+        o.metadata.resize(1);
+        o.metadata[0] = encodeMetadata(abi::view(record.metadata, record.metadata_count));
+    });
     op.done.emplace(std::move(done));
     // KEYS: counter, index, expiry index, record; ARGV: member, record
     // prefix, value, metadata, expiry (scripts.cpp, kPut).
@@ -651,18 +644,10 @@ void RedisStore::erase(std::string_view database, std::string_view table, std::s
                                                 " bytes exceeds max_value_bytes (" +
                                                 std::to_string(settings_.maxValueBytes) + ")");
     }
-    Op& op = acquire();
-    try {
-        op.kind = Op::Kind::kErase;
-        op.what = "erase";
-        op.write = true;
-        op.database.assign(db);
-        op.table.assign(tb);
-        op.key.assign(key);
-    } catch (...) {
-        recycle(op);
-        throw;
-    }
+    Op& op = startOp("erase", true, db, tb, [&](Op& o) {
+        o.kind = Op::Kind::kErase;
+        o.key.assign(key);
+    });
     op.done.emplace(std::move(done));
     // KEYS: record, index, expiry index; ARGV: member (scripts.cpp, kErase).
     dispatch(op, [&](RespWriter& w) {

@@ -122,6 +122,11 @@ class RedisStore {
     struct Op;
     Op& acquire();
     void recycle(Op& op) noexcept;
+    /// An op from the free list for `what` on `database`.`table`, with the
+    /// fields `fill` sets; back to the list if filling throws.
+    template <typename Fill>
+    Op& startOp(std::string_view what, bool write, std::string_view database,
+                std::string_view table, Fill&& fill);
     /// Completes `op`'s call from its reply or failure, then recycles it.
     void complete(Op& op) noexcept;
     void finish(Op& op, driver::Done& done);

@@ -16,15 +16,9 @@ io_threads=${IO_THREADS:-2}
 duration=${DURATION:-5}
 here=$(cd "$(dirname "$0")" && pwd)
 baselines=${BASELINES:-/work/shared/baselines}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# shellcheck source=http-bench-lib.sh
+. "$here/http-bench-lib.sh"
+bench_init
 ticks() { for p in "$@"; do awk '{ print $14 + $15 }' "/proc/$p/stat"; done | awk '{ s += $1 } END { print s }'; }
 hz=$(getconf CLK_TCK)
 
@@ -32,38 +26,15 @@ names=() urls=() servers=()
 i=0
 for build in "$@"; do
   build=$(cd "$build" && pwd)
-  mkdir -p "$work/s$i"
-  cat >"$work/s$i/m.toml" <<TOML
-[registry]
-plugin = "$build/lib/micro/plugins/micro-sqlite.so"
-driver = "local"
-path = "$work/s$i/registry.db"
-[transport]
-plugin = "$build/lib/micro/plugins/micro-http.so"
-driver = "http"
-io_threads = $io_threads
-[broker]
-plugin = "$build/lib/micro/plugins/micro-memory.so"
-driver = "memory"
-TOML
-  "$build/bin/greeter-server" --manifest "$work/s$i/m.toml" --address 127.0.0.1:0 \
-    --handler-threads 0 >"$work/s$i/out" 2>"$work/s$i/err" &
-  pids+=($!)
-  servers+=($!)
-  for _ in $(seq 100); do grep -q listening "$work/s$i/out" 2>/dev/null && break; sleep 0.1; done
-  urls+=("http://$(awk '{print $NF}' "$work/s$i/out")/")
+  start_greeter "$build" "$work/s$i" "$io_threads" 0
+  servers+=("$greeter_pid")
+  urls+=("$greeter_url")
   names+=("$build")
   i=$((i + 1))
 done
-
-port=$(free_port)
-mkdir -p "$work/nginx"
-sed -e "s#@PORT@#$port#" -e "s#@DIR@#$work/nginx#g" "$baselines/http/nginx.conf.in" >"$work/nginx/nginx.conf"
-nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" >"$work/nginx/out" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+start_nginx "$baselines"
 sleep 0.5
-nginx_workers=$(pgrep -P "${pids[-1]}" | tr '\n' ' ')
+nginx_workers=$(pgrep -P "$nginx_pid" | tr '\n' ' ')
 
 one() {  # name "pids" url script
   local before after line n d
@@ -79,6 +50,6 @@ one() {  # name "pids" url script
 echo "start $(date -u +%T) load $(cut -d' ' -f1-3 /proc/loadavg)"
 for _ in $(seq "$reps"); do
   for j in "${!names[@]}"; do one "${names[$j]}" "${servers[$j]}" "${urls[$j]}" "$here/wrk-greeter.lua"; done
-  one nginx "$nginx_workers" "http://127.0.0.1:$port/" "$baselines/http/post.lua"
+  one nginx "$nginx_workers" "$nginx_url" "$baselines/http/post.lua"
 done
 echo "end $(date -u +%T) load $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -18,42 +18,12 @@ handler_threads=${HANDLER_THREADS:-0}
 io_threads=${IO_THREADS:-2}
 here=$(cd "$(dirname "$0")" && pwd)
 baselines=${BASELINES:-/work/shared/baselines}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-cat >"$work/m.toml" <<TOML
-[registry]
-plugin = "micro-sqlite.so"
-driver = "local"
-path = "$work/registry.db"
-[transport]
-plugin = "micro-http.so"
-driver = "http"
-io_threads = $io_threads
-[broker]
-plugin = "micro-memory.so"
-driver = "memory"
-TOML
-"$build/bin/greeter-server" --manifest "$work/m.toml" --address 127.0.0.1:0 \
-  --handler-threads "$handler_threads" >"$work/greeter.out" 2>"$work/greeter.err" &
-pids+=($!)
-for _ in $(seq 100); do grep -q listening "$work/greeter.out" 2>/dev/null && break; sleep 0.1; done
-greeter=$(awk '{print $NF}' "$work/greeter.out")
-
-port=$(free_port)
-mkdir -p "$work/nginx"
-sed -e "s#@PORT@#$port#" -e "s#@DIR@#$work/nginx#g" "$baselines/http/nginx.conf.in" >"$work/nginx/nginx.conf"
-nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" >"$work/nginx/out" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+build=$(cd "$build" && pwd)
+# shellcheck source=http-bench-lib.sh
+. "$here/http-bench-lib.sh"
+bench_init
+start_greeter "$build" "$work/greeter" "$io_threads" "$handler_threads"
+start_nginx "$baselines"
 
 run() {  # name url script
   PAYLOAD=64 wrk -t2 -c64 -d"${duration}s" -s "$3" "$2" | grep '^RESULT' |
@@ -62,11 +32,11 @@ run() {  # name url script
         v["requests"] / (v["duration_us"] / 1e6), v["p50_us"], v["p99_us"], v["errors"] }'
 }
 # Warm-up, thrown away.
-PAYLOAD=64 wrk -t2 -c64 -d1s -s "$here/wrk-greeter.lua" "http://$greeter/" >/dev/null
-PAYLOAD=64 wrk -t2 -c64 -d1s -s "$baselines/http/post.lua" "http://127.0.0.1:$port/" >/dev/null
+PAYLOAD=64 wrk -t2 -c64 -d1s -s "$here/wrk-greeter.lua" "$greeter_url" >/dev/null
+PAYLOAD=64 wrk -t2 -c64 -d1s -s "$baselines/http/post.lua" "$nginx_url" >/dev/null
 for _ in $(seq "$reps"); do
-  run micro-http "http://$greeter/" "$here/wrk-greeter.lua" | tee -a "$work/results"
-  run nginx "http://127.0.0.1:$port/" "$baselines/http/post.lua" | tee -a "$work/results"
+  run micro-http "$greeter_url" "$here/wrk-greeter.lua" | tee -a "$work/results"
+  run nginx "$nginx_url" "$baselines/http/post.lua" | tee -a "$work/results"
 done
 awk '
   function med(s,   a, n, i, j, t) { n = split(s, a, " ")

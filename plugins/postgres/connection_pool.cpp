@@ -28,7 +28,8 @@ class Session::NoticeForwarder final : public pqxx::errorhandler {
 
 Session::Session(const std::string& conninfo, std::int64_t statementTimeoutMs,
                  std::function<void(std::string_view)> notice)
-    : connection_(std::make_unique<pqxx::connection>(conninfo)),
+    : raw_(conninfo, statementTimeoutMs, notice),
+      connection_(std::make_unique<pqxx::connection>(conninfo)),
       notices_(std::make_unique<NoticeForwarder>(*connection_, std::move(notice))) {
     connection_->set_variable("client_min_messages", "warning");
     connection_->set_variable("statement_timeout", std::to_string(statementTimeoutMs));
@@ -62,7 +63,7 @@ bool Session::idleHealthy() const noexcept {
     // closed it (restart, kill) or sent something unasked; either way a
     // fresh one is safer than finding out halfway through a write.
     pollfd p{fd, POLLIN, 0};
-    return ::poll(&p, 1, 0) == 0;
+    return ::poll(&p, 1, 0) == 0 && raw_.idleHealthy();
 }
 
 std::unique_ptr<Session> ConnectionPool::healthy(std::unique_ptr<Session> session) noexcept {

@@ -20,7 +20,8 @@
 //     destroyed. discard() destroys it instead (it broke) and also closes
 //     every idle connection, which most likely broke with it (a server
 //     restart breaks them all); the next borrow connects afresh.
-//   Session: one connection and the names of the statements prepared on it
+//   Session: one libpqxx connection (plus, once an exact read ran on it, a
+//     plain libpq one: raw_connection.hpp) and the names of the statements prepared on it
 //     (prepare() defines a statement once per connection; libpqxx registers
 //     it with the server on first use). A session is used by one thread at
 //     a time: the lease is exclusive.
@@ -43,6 +44,8 @@
 #include <string_view>
 #include <vector>
 
+#include "raw_connection.hpp"
+
 namespace micro::postgres {
 
 class Session {
@@ -54,6 +57,10 @@ class Session {
     Session& operator=(const Session&) = delete;
 
     pqxx::connection& connection() noexcept { return *connection_; }
+    /// The session's plain libpq connection for exact reads, opened on
+    /// first use (raw_connection.hpp). It goes and comes with the session:
+    /// a discarded lease closes both.
+    RawConnection& raw() noexcept { return raw_; }
     /// For an idle connection: false when it is closed or its socket has
     /// something to read (the server closed it, or sent what nobody asked).
     /// One back from a call less than kRecentlyUsed ago is taken as healthy
@@ -73,6 +80,7 @@ class Session {
 
  private:
     class NoticeForwarder;
+    RawConnection raw_;
     std::unique_ptr<pqxx::connection> connection_;
     std::unique_ptr<NoticeForwarder> notices_;  // destroyed before connection_
     std::set<std::string> prepared_;

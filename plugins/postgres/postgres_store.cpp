@@ -98,6 +98,18 @@ PostgresStore::PostgresStore(const driver::Context& ctx)
     options.notice = [this](std::string_view message) {
         log(MICRO_LOG_INFO, label_ + std::string(message));
     };
+    ReadPipeline::Options reads;
+    reads.conninfo = options.conninfo;
+    reads.label = options.label;
+    reads.statementTimeoutMs = statementTimeoutMs_;
+    // One lane per four calling threads, as pgbench multiplexes four
+    // connections per thread: enough reads share a round trip to save the
+    // server most of its system calls, few enough that each round is short.
+    reads.lanes = static_cast<std::size_t>((poolSize + 3) / 4);
+    reads.replyTimeout =
+        std::chrono::milliseconds((statementTimeoutMs_ == 0 ? 30000 : statementTimeoutMs_) + 2000);
+    reads.notice = options.notice;
+    pipeline_ = std::make_unique<ReadPipeline>(std::move(reads));
     pool_ = std::make_unique<ConnectionPool>(std::move(options));
     workers_ = std::make_unique<WorkerPool>(static_cast<std::size_t>(poolSize));
     sweeper_ = std::thread([this] { sweepLoop(); });
@@ -113,6 +125,7 @@ PostgresStore::~PostgresStore() {
     if (sweeper_.joinable()) sweeper_.join();
     workers_.reset();  // queued calls complete with CANCELLED (runJob)
     pool_.reset();
+    pipeline_.reset();
 }
 
 void PostgresStore::log(std::int32_t level, std::string_view message) const noexcept {
@@ -139,6 +152,14 @@ void PostgresStore::runJob(driver::Done& done, Job& job, Borrowed& lease) noexce
     }
     try {
         job(done, lease);
+    } catch (...) {
+        failWithCurrent(done);
+    }
+}
+
+void PostgresStore::failWithCurrent(driver::Done& done) const noexcept {
+    try {
+        throw;
     } catch (const Error& e) {
         done.fail(e.code(), e.what());
     } catch (const std::bad_alloc&) {
@@ -261,7 +282,19 @@ PostgresStore::Table& PostgresStore::table(std::string_view database, std::strin
     auto it = tables_.find(key);
     if (it != tables_.end()) return *it->second;
     t->statementPrefix = "t" + std::to_string(nextTableId_++) + "_";
+    t->exactRead[0] = t->statementPrefix + "xv";
+    t->exactRead[1] = t->statementPrefix + "xk";
+    t->rawUpsert = t->statementPrefix + "xput";
     return *tables_.emplace(key, std::move(t)).first->second;
+}
+
+PostgresStore::Table* PostgresStore::knownTable(std::string_view database, std::string_view name) {
+    std::string key;
+    key.reserve(database.size() + 1 + name.size());
+    key.append(database).append(1, '/').append(name);
+    std::shared_lock lock(tablesMutex_);
+    auto it = tables_.find(key);
+    return it == tables_.end() ? nullptr : it->second.get();
 }
 
 void PostgresStore::ensureCreated(Session& session, Table& t) {
@@ -316,6 +349,16 @@ void PostgresStore::read(const driver::StoreQuery& query, driver::RecordSink& ou
     q.flags = query.flags;
     q.limit = query.limit;
     q.offset = query.offset;
+    // An exact read of a table this instance has met, from a thread of the
+    // caller's: through the read pipeline (read_pipeline.hpp). A worker
+    // thread (a sink or completion reading again) keeps to its session.
+    if ((q.flags & (MICRO_STORE_PREFIX | MICRO_STORE_SUFFIX)) == 0 &&
+        !WorkerPool::onWorkerThread()) {
+        if (Table* t = knownTable(q.database, q.table)) {
+            readPipelined(*t, q, out, done);
+            return;
+        }
+    }
     // The caller keeps the sink's context alive until the completion runs.
     dispatch(done, [this, q = std::move(q), sink = out](driver::Done& d, Borrowed& lease) mutable {
         readNow(q, sink, d, lease);
@@ -381,8 +424,119 @@ std::vector<PostgresStore::Row> PostgresStore::fetch(Session& session, Table& t,
     return rows;
 }
 
+namespace {
+
+/// A row (and the views of its metadata handed to the sink) taken from
+/// this thread's spares and given back afterwards, so an exact read reuses
+/// the buffers of the previous one; a sink that reads the store again takes
+/// another spare.
+struct Spare {
+    ExactRow row;
+    std::vector<micro_kv> metadata;
+};
+
+class SpareRow {
+ public:
+    SpareRow() {
+        if (spares().empty()) {
+            row_ = std::make_unique<Spare>();
+        } else {
+            row_ = std::move(spares().back());
+            spares().pop_back();
+        }
+    }
+    ~SpareRow() {
+        try {
+            spares().push_back(std::move(row_));
+        } catch (...) {  // out of memory: the row is simply freed
+        }
+    }
+    SpareRow(const SpareRow&) = delete;
+    SpareRow& operator=(const SpareRow&) = delete;
+    Spare& operator*() noexcept { return *row_; }
+
+ private:
+    static std::vector<std::unique_ptr<Spare>>& spares() {
+        thread_local std::vector<std::unique_ptr<Spare>> rows;
+        return rows;
+    }
+    std::unique_ptr<Spare> row_;
+};
+
+/// The end of an exact read: NOT_FOUND, or the record (none at an offset).
+void emitExact(const std::string& database, const std::string& table, const std::string& key,
+               std::uint64_t offset, bool found, Spare& spare, driver::RecordSink& out,
+               driver::Done& done) {
+    if (!found) {
+        done.fail(Code::kNotFound,
+                  "no record '" + printable(key) + "' in " + database + "/" + table);
+        return;
+    }
+    if (offset == 0) {  // an exact read has one record, at offset 0
+        const ExactRow& row = spare.row;
+        spare.metadata.clear();
+        for (const auto& [k, v] : row.metadata) {
+            spare.metadata.push_back({abi::str(k), abi::str(v)});
+        }
+        out.emit(row.key, row.value, spare.metadata, row.expiryUnixMs, row.version);
+    }
+    done.ok();
+}
+
+}  // namespace
+
+void PostgresStore::readExactNow(const Query& q, driver::RecordSink& out, driver::Done& done,
+                                 Borrowed& lease) {
+    const bool keysOnly = (q.flags & MICRO_STORE_KEYS_ONLY) != 0;
+    SpareRow spare;
+    ExactRow& row = (*spare).row;
+    const bool found = withSession(lease, [&](Session& session) {
+        Table& t = table(q.database, q.table, session);
+        try {
+            return readExact(session.raw(), t.exactRead[keysOnly ? 1 : 0], t.qualified, keysOnly,
+                             q.key, unixNowMs(), row);
+        } catch (const pqxx::sql_error& e) {
+            if (undefinedTable(e.sqlstate())) return false;  // never written: nothing to read
+            throw;
+        }
+    });
+    // The connection is back in the pool: the sink may call into the store.
+    emitExact(q.database, q.table, q.key, q.offset, found, *spare, out, done);
+}
+
+void PostgresStore::readPipelined(Table& t, const Query& q, driver::RecordSink& out,
+                                  driver::Done& done) noexcept {
+    if (closing_) {
+        done.fail(Code::kCancelled, label_ + "the store is shutting down");
+        return;
+    }
+    try {
+        SpareRow spare;
+        ReadPipeline::Request request;
+        const bool keysOnly = (q.flags & MICRO_STORE_KEYS_ONLY) != 0;
+        request.statement = &t.exactRead[keysOnly ? 1 : 0];
+        request.qualified = &t.qualified;
+        request.keysOnly = keysOnly;
+        request.key = q.key;
+        request.nowMs = unixNowMs();
+        request.row = &(*spare).row;
+        pipeline_->run(request);
+        if (request.code != Code::kOk) {
+            done.fail(request.code, request.message);
+            return;
+        }
+        emitExact(q.database, q.table, q.key, q.offset, request.found, *spare, out, done);
+    } catch (...) {
+        failWithCurrent(done);
+    }
+}
+
 void PostgresStore::readNow(const Query& q, driver::RecordSink& out, driver::Done& done,
                             Borrowed& lease) {
+    if ((q.flags & (MICRO_STORE_PREFIX | MICRO_STORE_SUFFIX)) == 0) {
+        readExactNow(q, out, done, lease);
+        return;
+    }
     std::vector<Row> rows = withSession(lease, [&](Session& session) {
         return fetch(session, table(q.database, q.table, session), q);
     });
@@ -538,6 +692,19 @@ PostgresStore::WriteOutcome PostgresStore::writeBatch(Session& session, Table& t
                (current == 0 ? std::string("absent") : std::to_string(current));
     };
     try {
+        if (records.size() == 1 && records[0].expectedVersion == MICRO_VERSION_ANY) {
+            // The common write, in plain libpq (raw_statements.hpp).
+            const PendingRecord& r = records[0];
+            RawConnection& raw = session.raw();
+            prepareUpsert(raw, t.rawUpsert, t.qualified);  // nothing written yet: may retry
+            try {
+                return {
+                    postgres::upsert(raw, t.rawUpsert, r.key, r.value, r.metadata, r.expiryUnixMs),
+                    ""};
+            } catch (const pqxx::broken_connection& e) {
+                throw ChangeInDoubt{firstLine(e.what())};
+            }
+        }
         if (records.size() == 1) {
             pqxx::nontransaction tx(session.connection());
             const pqxx::result written = [&] {

@@ -63,8 +63,18 @@
 //     completion runs on a worker. A call made from a worker (a sink or
 //     completion calling back into a store) runs inline on that worker.
 //     Sinks and completions run with no lock held and no connection
-//     borrowed. The destructor completes calls still queued with
-//     CANCELLED, stops the sweeper and joins every thread.
+//     borrowed.
+//   Exact reads from the caller's threads, of a table this instance has met
+//     (written or read before), go through the read pipeline
+//     (read_pipeline.hpp): (pool_size + 3) / 4 plain libpq connections in
+//     pipeline mode that concurrent readers share, one caller leading each
+//     round trip for all; every reader completes on its own thread before
+//     its call returns. Other exact reads (the first of a table, and those
+//     made on a worker) and unconditional one-record writes run on the
+//     session's plain libpq connection (raw_connection.hpp), the rest on
+//     its libpqxx one: the server sees up to 2 x pool_size + (pool_size +
+//     3) / 4 connections per instance. The destructor completes
+//     calls still queued with CANCELLED, stops the sweeper and joins every thread.
 #pragma once
 
 #include <micro/driver/store.hpp>
@@ -85,6 +95,8 @@
 #include <vector>
 
 #include "connection_pool.hpp"
+#include "raw_statements.hpp"
+#include "read_pipeline.hpp"
 #include "worker_pool.hpp"
 
 namespace micro::postgres {
@@ -113,6 +125,8 @@ class PostgresStore {
         std::string quotedSchema;
         std::string qualified;        ///< "micro_<database>"."<name>"
         std::string statementPrefix;  ///< "t<id>_": names of its prepared statements
+        std::string exactRead[2];     ///< on the raw connection: values, keys only
+        std::string rawUpsert;        ///< on the raw connection
         std::atomic<bool> created{false};
     };
     /// A record read, owned (the result is copied out before the connection
@@ -164,6 +178,8 @@ class PostgresStore {
     void dispatch(driver::Done& done, Job job);
     template <typename Job>
     void runJob(driver::Done& done, Job& job, Borrowed& lease) noexcept;
+    /// Completes `done` with the exception being handled (call in a catch).
+    void failWithCurrent(driver::Done& done) const noexcept;
 
     /// Run `body(session)` on a borrowed connection, translating libpqxx
     /// failures (errors.hpp) and retrying: once on a fresh connection when
@@ -176,9 +192,18 @@ class PostgresStore {
     std::invoke_result_t<Body&, Session&> withSession(Borrowed& first, Body&& body);
 
     Table& table(std::string_view database, std::string_view name, Session& session);
+    /// The table if this instance has met it, else null (no I/O).
+    Table* knownTable(std::string_view database, std::string_view name);
     void ensureCreated(Session& session, Table& table);
 
     void readNow(const Query& query, driver::RecordSink& out, driver::Done& done, Borrowed& lease);
+    /// An exact read, on the session's plain libpq connection
+    /// (raw_statements.hpp) into a row this thread reuses.
+    void readExactNow(const Query& query, driver::RecordSink& out, driver::Done& done,
+                      Borrowed& lease);
+    /// An exact read through the read pipeline, on the caller's thread.
+    void readPipelined(Table& table, const Query& query, driver::RecordSink& out,
+                       driver::Done& done) noexcept;
     std::vector<Row> fetch(Session& session, Table& table, const Query& query);
     void writeNow(const std::string& database, const std::string& table,
                   const std::vector<PendingRecord>& records, driver::Done& done, Borrowed& lease);
@@ -210,6 +235,7 @@ class PostgresStore {
     int nextTableId_ = 0;                                                // guarded by tablesMutex_
 
     std::unique_ptr<ConnectionPool> pool_;
+    std::unique_ptr<ReadPipeline> pipeline_;
     std::unique_ptr<WorkerPool> workers_;  // destroyed before pool_: its tasks use it
 
     std::mutex sweepMutex_;

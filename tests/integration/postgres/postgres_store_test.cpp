@@ -20,6 +20,7 @@
 #include <iterator>
 #include <latch>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -576,4 +577,214 @@ TEST_CASE("postgres: a schema made before the version sequence is taken over on 
     CHECK(v2 > 5000);
     CHECK(store.read("old").at(0).value == "v2");
     CHECK(store.write(rec("new", "n")) > v2);
+}
+
+// --- exact reads on the plain libpq connections (raw_connection.hpp) ------
+
+TEST_CASE("postgres: concurrent exact readers on a small pool each get their own record") {
+    PgServer& server = PgServer::shared();
+    TempDir dir;
+    micro::Runtime runtime = micro::Runtime::load(manifest(dir, server, "pool_size = 2\n"));
+    micro::Store& store = runtime.store();
+    const std::string table = unique("readers");
+    constexpr int kThreads = 8;
+    constexpr int kKeys = 10;
+    for (int t = 0; t < kThreads; ++t) {
+        for (int k = 0; k < kKeys; ++k) {
+            micro::Record r = rec("t" + std::to_string(t) + "k" + std::to_string(k),
+                                  "v" + std::to_string(t) + "-" + std::to_string(k));
+            r.metadata = {{"thread", std::to_string(t)}, {std::string("n\0ul", 4), "x"}};
+            store.write(r, {.table = table});
+        }
+    }
+    std::atomic<int> wrong{0};
+    std::atomic<int> reads{0};
+    {
+        std::vector<std::jthread> threads;
+        for (int t = 0; t < kThreads; ++t) {
+            threads.emplace_back([&, t] {
+                for (int round = 0; round < 25; ++round) {
+                    for (int k = 0; k < kKeys; ++k) {
+                        const std::string key = "t" + std::to_string(t) + "k" + std::to_string(k);
+                        try {
+                            const auto got = store.read(key, {.table = table});
+                            const bool ok =
+                                got.size() == 1 && got[0].key == key &&
+                                got[0].value == "v" + std::to_string(t) + "-" + std::to_string(k) &&
+                                got[0].metadata.at("thread") == std::to_string(t) &&
+                                got[0].metadata.size() == 2 && got[0].version > 0;
+                            if (!ok) ++wrong;
+                        } catch (...) {
+                            ++wrong;
+                        }
+                        ++reads;
+                    }
+                }
+            });
+        }
+    }
+    CHECK(reads == kThreads * kKeys * 25);
+    CHECK(wrong == 0);
+    // Keys only, through the same path: no value, the same version.
+    const auto full = store.read("t3k4", {.table = table});
+    const auto keys = store.read("t3k4", {.table = table, .keysOnly = true});
+    REQUIRE(keys.size() == 1);
+    CHECK(keys[0].value.empty());
+    CHECK(keys[0].version == full.at(0).version);
+    // An exact read with an offset past its one record reads nothing.
+    CHECK(store.read("t3k4", {.table = table, .offset = 1}).empty());
+}
+
+TEST_CASE("postgres: an expired record reads as absent through an exact read") {
+    PgServer& server = PgServer::shared();
+    TempDir dir;
+    micro::Runtime runtime = micro::Runtime::load(manifest(dir, server));
+    micro::Store& store = runtime.store();
+    const std::string table = unique("expiry");
+    micro::Record gone = rec("gone", "v");
+    gone.expiryUnixMs = 1;  // long past
+    store.write(gone, {.table = table});
+    micro::Record later = rec("later", "v");
+    later.expiryUnixMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count() +
+                         3'600'000;
+    store.write(later, {.table = table});
+    CHECK(codeOf([&] { store.read("gone", {.table = table}); }).first == Code::kNotFound);
+    const auto got = store.read("later", {.table = table});
+    REQUIRE(got.size() == 1);
+    CHECK(got[0].expiryUnixMs == later.expiryUnixMs);
+}
+
+TEST_CASE("postgres: a table read before it exists is found once another process writes it") {
+    PgServer& server = PgServer::shared();
+    TempDir dir;
+    micro::Runtime reader = micro::Runtime::load(manifest(dir, server, "pool_size = 1\n"));
+    micro::Runtime writer =
+        micro::Runtime::load(manifest(dir, server, "pool_size = 1\n", "writer.toml"));
+    const std::string table = unique("late");
+    // The failed statement preparation is not remembered as done.
+    CHECK(codeOf([&] { reader.store().read("k", {.table = table}); }).first == Code::kNotFound);
+    CHECK(codeOf([&] { reader.store().read("k", {.table = table}); }).first == Code::kNotFound);
+    writer.store().write(rec("k", "v"), {.table = table});
+    CHECK(reader.store().read("k", {.table = table}).at(0).value == "v");
+}
+
+TEST_CASE("postgres: exact reads heal by themselves when the server ends their connections") {
+    PgServer& server = PgServer::shared();
+    TempDir dir;
+    micro::Runtime runtime = micro::Runtime::load(manifest(dir, server, "pool_size = 2\n"));
+    micro::Store& store = runtime.store();
+    const std::string table = unique("terminated");
+    store.write(rec("k", "v"), {.table = table});
+    CHECK(store.read("k", {.table = table}).at(0).value == "v");
+    // Every connection of the driver ends (as at a restart), the plain
+    // libpq ones included; the next reads reconnect with no error.
+    CHECK(scalar(server,
+                 "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                 "WHERE application_name = 'micro-postgres') t") >= 2);
+    for (int i = 0; i < 5; ++i) CHECK(store.read("k", {.table = table}).at(0).value == "v");
+}
+
+TEST_CASE(
+    "postgres: readers while the server is killed fail with UNAVAILABLE, never hang, recover") {
+    PgServer& server = PgServer::shared();
+    RestartOnExit restart{server};
+    TempDir dir;
+    micro::Runtime runtime =
+        micro::Runtime::load(manifest(dir, server, "pool_size = 2\nconnect_timeout_ms = 1000\n"));
+    micro::Store& store = runtime.store();
+    const std::string table = unique("killed");
+    store.write(rec("k", "v"), {.table = table});
+
+    std::atomic<bool> stop{false};
+    std::atomic<int> unexpected{0};
+    std::atomic<int> unavailable{0};
+    std::atomic<int> slow{0};
+    std::string lastUnexpected;
+    std::mutex lastMutex;
+    {
+        std::vector<std::jthread> readers;
+        for (int t = 0; t < 4; ++t) {
+            readers.emplace_back([&] {
+                while (!stop) {
+                    const auto start = std::chrono::steady_clock::now();
+                    const auto [code, message] = codeOf([&] {
+                        if (store.read("k", {.table = table}).at(0).value != "v") {
+                            throw micro::Error(Code::kInternal, "wrong value");
+                        }
+                    });
+                    if (std::chrono::steady_clock::now() - start > 6s) ++slow;
+                    if (code == Code::kUnavailable) {
+                        ++unavailable;
+                    } else if (code != Code::kOk) {
+                        ++unexpected;
+                        std::lock_guard lock(lastMutex);
+                        lastUnexpected = message;
+                    }
+                }
+            });
+        }
+        std::this_thread::sleep_for(200ms);
+        server.kill9();  // reads are in flight
+        std::this_thread::sleep_for(500ms);
+        stop = true;
+    }
+    INFO("unexpected: ", lastUnexpected);
+    CHECK(unexpected == 0);
+    CHECK(unavailable > 0);
+    CHECK(slow == 0);
+    server.start();
+    CHECK(eventually(
+        [&] { return codeOf([&] { store.read("k", {.table = table}); }).first == Code::kOk; }));
+    CHECK(store.read("k", {.table = table}).at(0).value == "v");
+}
+
+TEST_CASE(
+    "postgres: a table dropped by hand reads as nothing while readers sharing its lane get "
+    "theirs") {
+    PgServer& server = PgServer::shared();
+    TempDir dir;
+    // pool_size 4: one read lane, so all eight threads share one connection
+    // and the failing statement sits in batches with the others.
+    micro::Runtime runtime = micro::Runtime::load(manifest(dir, server, "pool_size = 4\n"));
+    micro::Store& store = runtime.store();
+    const std::string kept = unique("kept");
+    const std::string dropped = unique("dropped");
+    store.write(rec("k", "kept"), {.table = kept});
+    store.write(rec("k", "dropped"), {.table = dropped});
+    CHECK(store.read("k", {.table = dropped}).at(0).value == "dropped");  // prepared
+    {
+        pqxx::connection c(server.url());
+        pqxx::nontransaction t(c);
+        t.exec0("DROP TABLE micro_micro." + c.quote_name(dropped));
+    }
+    CHECK(scalar(server, "SELECT count(*) FROM information_schema.tables WHERE table_name = '" +
+                             dropped + "'") == 0);
+
+    std::atomic<int> wrong{0};
+    {
+        std::vector<std::jthread> threads;
+        for (int t = 0; t < 8; ++t) {
+            threads.emplace_back([&, t] {
+                for (int i = 0; i < 50; ++i) {
+                    if (t % 2 == 0) {
+                        const auto [code, message] =
+                            codeOf([&] { store.read("k", {.table = dropped}); });
+                        if (code != Code::kNotFound) ++wrong;
+                    } else {
+                        try {
+                            if (store.read("k", {.table = kept}).at(0).value != "kept") ++wrong;
+                        } catch (...) {
+                            ++wrong;
+                        }
+                    }
+                }
+            });
+        }
+    }
+    CHECK(wrong == 0);
+    // Written again, the table is found again.
+    store.write(rec("k", "again"), {.table = dropped});
+    CHECK(store.read("k", {.table = dropped}).at(0).value == "again");
 }

@@ -1,6 +1,7 @@
 // The SDK's promise: no exception crosses the C boundary. Each kind of
 // failure inside a driver method becomes the right status and message.
 #include <doctest/doctest.h>
+#include <micro/metrics.hpp>
 #include <micro/sdk.hpp>
 
 #include <new>
@@ -76,6 +77,18 @@ Outcome read(void* self, std::string_view key) {
 }
 
 }  // namespace
+
+TEST_CASE("code names: one table for messages and metric labels") {
+    CHECK(micro::codeName(micro::Code::kNotFound) == "NOT_FOUND");
+    CHECK(micro::codeName(micro::Code::kUnauthenticated) == "UNAUTHENTICATED");
+    CHECK(micro::codeName(static_cast<micro::Code>(42)) == "CODE_42");
+    CHECK(micro::canonicalCodeName(static_cast<micro::Code>(42)).empty());
+    for (int c = 0; c <= MICRO_UNAUTHENTICATED; ++c) {
+        CHECK(micro::metrics::codeLabel(c) == micro::codeName(static_cast<micro::Code>(c)));
+    }
+    CHECK(micro::metrics::codeLabel(-1) == "UNKNOWN");
+    CHECK(micro::metrics::codeLabel(99) == "UNKNOWN");
+}
 
 TEST_CASE("micro::Error keeps its code and message across the boundary") {
     void* self = make();

@@ -391,25 +391,8 @@ void countDelivery(std::string_view topic, std::string_view result) noexcept {
 }
 
 std::string_view codeLabel(int code) noexcept {
-    static constexpr std::array<std::string_view, 17> kNames = {"OK",
-                                                                "CANCELLED",
-                                                                "UNKNOWN",
-                                                                "INVALID_ARGUMENT",
-                                                                "DEADLINE_EXCEEDED",
-                                                                "NOT_FOUND",
-                                                                "ALREADY_EXISTS",
-                                                                "PERMISSION_DENIED",
-                                                                "RESOURCE_EXHAUSTED",
-                                                                "FAILED_PRECONDITION",
-                                                                "ABORTED",
-                                                                "OUT_OF_RANGE",
-                                                                "UNIMPLEMENTED",
-                                                                "INTERNAL",
-                                                                "UNAVAILABLE",
-                                                                "DATA_LOSS",
-                                                                "UNAUTHENTICATED"};
-    if (code < 0 || code >= static_cast<int>(kNames.size())) return "UNKNOWN";
-    return kNames[static_cast<std::size_t>(code)];
+    const std::string_view name = canonicalCodeName(static_cast<Code>(code));
+    return name.empty() ? std::string_view("UNKNOWN") : name;
 }
 
 }  // namespace micro::metrics

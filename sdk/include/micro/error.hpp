@@ -37,9 +37,10 @@ enum class Code : std::int32_t {
     kUnauthenticated = MICRO_UNAUTHENTICATED,
 };
 
-/// The upper-case gRPC name of a code ("NOT_FOUND"); "CODE_<n>" for values
-/// outside the canonical set.
-inline std::string codeName(Code code) {
+/// The upper-case gRPC name of a canonical code ("NOT_FOUND") as a static
+/// string, without allocating (for metric labels and hot paths); empty for
+/// values outside the canonical set.
+constexpr std::string_view canonicalCodeName(Code code) noexcept {
     switch (code) {
         case Code::kOk:
             return "OK";
@@ -76,6 +77,14 @@ inline std::string codeName(Code code) {
         case Code::kUnauthenticated:
             return "UNAUTHENTICATED";
     }
+    return {};
+}
+
+/// The upper-case gRPC name of a code ("NOT_FOUND"); "CODE_<n>" for values
+/// outside the canonical set.
+inline std::string codeName(Code code) {
+    const std::string_view name = canonicalCodeName(code);
+    if (!name.empty()) return std::string(name);
     return "CODE_" + std::to_string(static_cast<std::int32_t>(code));
 }
 

@@ -219,8 +219,8 @@ inline constexpr std::string_view kExpositionContentType =
 /// after the first delivery of each (topic, result); safe from any thread.
 void countDelivery(std::string_view topic, std::string_view result) noexcept;
 
-/// The gRPC name of a code as a static string ("NOT_FOUND"), for labels:
-/// unlike micro::codeName it never allocates.
+/// The gRPC name of a code as a static string ("NOT_FOUND"), for labels
+/// (micro::canonicalCodeName); "UNKNOWN" outside the canonical set.
 std::string_view codeLabel(int code) noexcept;
 
 }  // namespace micro::metrics

@@ -387,9 +387,7 @@ void HttpConnection::readSome() {
         in_.reserve(in_.capacity() < kReadBuffer ? kReadBuffer : in_.capacity() * 2);
     }
     readPending_ = true;
-    socket_.async_read_some(
-        boost::asio::buffer(in_.data() + in_.size(), in_.capacity() - in_.size()),
-        [self = shared_from_this()](const error_code& ec, std::size_t n) { self->onRead(ec, n); });
+    reader_.start(shared_from_this(), in_.data() + in_.size(), in_.capacity() - in_.size());
 }
 
 void HttpConnection::onRead(const error_code& ec, std::size_t n) noexcept {

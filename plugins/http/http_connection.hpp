@@ -121,6 +121,7 @@ class HttpConnection final : public transport_common::StreamConnection<HttpConne
 
  private:
     friend class transport_common::StreamConnection<HttpConnection>;
+    friend class transport_common::DrainedRead<HttpConnection>;
 
     enum class Phase : std::uint8_t { kIdle, kHeader, kBody, kWaiting, kWebSocket };
 

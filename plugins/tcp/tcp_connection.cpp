@@ -88,20 +88,14 @@ void TcpConnection::readSome() {
     } else if (in_.size() == in_.capacity()) {
         in_.reserve(in_.capacity() < kReadBuffer ? kReadBuffer : in_.capacity() * 2);
     }
-    const std::size_t room = in_.capacity() - in_.size();
-    socket_.async_read_some(
-        boost::asio::buffer(in_.data() + in_.size(), room),
-        [self = shared_from_this(), room](const error_code& ec, std::size_t n) {
-            // A read that filled the buffer: the peer streams; read
-            // more at once from now on.
-            if (!ec && n == room && self->in_.capacity() < kMaxGrownReadBuffer) {
-                self->growTo_ = self->in_.capacity() * 2;
-            }
-            self->onRead(ec, n);
-        });
+    readRoom_ = in_.capacity() - in_.size();
+    reader_.start(shared_from_this(), in_.data() + in_.size(), readRoom_);
 }
 
 void TcpConnection::onRead(const error_code& ec, std::size_t n) noexcept {
+    // A read that filled the buffer: the peer streams; read more at once
+    // from now on.
+    if (!ec && n == readRoom_ && in_.capacity() < kMaxGrownReadBuffer) growTo_ = in_.capacity() * 2;
     if (state_.load(std::memory_order_relaxed) == State::kClosed) return;
     if (ec) {
         readFailed(ec);

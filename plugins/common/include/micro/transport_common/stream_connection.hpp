@@ -58,6 +58,7 @@
 #include <micro/transport_common/address.hpp>
 #include <micro/transport_common/byte_buffer.hpp>
 #include <micro/transport_common/connect.hpp>
+#include <micro/transport_common/drained_read.hpp>
 #include <micro/transport_common/io_worker.hpp>
 
 namespace micro::transport_common {
@@ -72,7 +73,7 @@ class StreamConnection : public std::enable_shared_from_this<Derived> {
     StreamConnection& operator=(const StreamConnection&) = delete;
 
     Worker& worker() noexcept { return worker_; }
-    boost::asio::ip::tcp::socket& socket() noexcept { return socket_; }
+    Socket& socket() noexcept { return socket_; }
     micro_connection_events* events() noexcept { return &events_; }
     const std::string& remoteAddress() const noexcept { return remote_; }
 
@@ -111,6 +112,7 @@ class StreamConnection : public std::enable_shared_from_this<Derived> {
           owner_(owner),
           maxQueuedBytes_(maxQueuedBytes),
           socket_(worker.context()),
+          reader_(socket_),
           closeTimer_(worker.context()) {}
     ~StreamConnection() = default;
 
@@ -349,7 +351,8 @@ class StreamConnection : public std::enable_shared_from_this<Derived> {
     Worker& worker_;
     Owner& owner_;
     const std::size_t maxQueuedBytes_;
-    boost::asio::ip::tcp::socket socket_;
+    Socket socket_;
+    DrainedRead<Derived> reader_;  // the io thread's: one read at a time
     int fd_ = -1;
     micro_connection_events events_{};
     std::string remote_;

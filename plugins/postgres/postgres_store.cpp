@@ -173,7 +173,7 @@ void PostgresStore::failWithCurrent(driver::Done& done) const noexcept {
 
 template <typename Job>
 void PostgresStore::dispatch(driver::Done& done, Job job) {
-    if (WorkerPool::onWorkerThread()) {
+    if (workers_->onWorkerThread()) {
         Borrowed none;
         runJob(done, job, none);
         return;
@@ -352,8 +352,7 @@ void PostgresStore::read(const driver::StoreQuery& query, driver::RecordSink& ou
     // An exact read of a table this instance has met, from a thread of the
     // caller's: through the read pipeline (read_pipeline.hpp). A worker
     // thread (a sink or completion reading again) keeps to its session.
-    if ((q.flags & (MICRO_STORE_PREFIX | MICRO_STORE_SUFFIX)) == 0 &&
-        !WorkerPool::onWorkerThread()) {
+    if ((q.flags & (MICRO_STORE_PREFIX | MICRO_STORE_SUFFIX)) == 0 && !workers_->onWorkerThread()) {
         if (Table* t = knownTable(q.database, q.table)) {
             readPipelined(*t, q, out, done);
             return;

@@ -78,6 +78,7 @@
 #pragma once
 
 #include <micro/driver/store.hpp>
+#include <micro/driver/worker_pool.hpp>
 
 #include <atomic>
 #include <condition_variable>
@@ -97,9 +98,10 @@
 #include "connection_pool.hpp"
 #include "raw_statements.hpp"
 #include "read_pipeline.hpp"
-#include "worker_pool.hpp"
 
 namespace micro::postgres {
+
+using driver::WorkerPool;
 
 inline constexpr std::size_t kMaxKeyBytes = 1024;
 

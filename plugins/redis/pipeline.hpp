@@ -51,6 +51,7 @@
 //   Threads: submit() and runDirect() are thread-safe.
 #pragma once
 
+#include <micro/driver/worker_pool.hpp>
 #include <micro/error.hpp>
 
 #include <atomic>
@@ -67,9 +68,11 @@
 #include "connection_pool.hpp"
 #include "resp_writer.hpp"
 #include "scripts.hpp"
-#include "worker_pool.hpp"
 
 namespace micro::redis {
+
+using driver::Task;
+using driver::WorkerPool;
 
 /// One command and its outcome. The submitter owns it and must keep it alive
 /// until complete() has run.

@@ -13,6 +13,7 @@
 #include "record_codec.hpp"
 #include "resp_writer.hpp"
 #include "scripts.hpp"
+#include "sigpipe.hpp"
 
 namespace micro::redis {
 
@@ -129,7 +130,7 @@ RedisStore::RedisStore(const driver::Context& ctx)
       lanes_(std::min(settings_.poolSize, kLanes)),
       pool_(settings_.connect, settings_.poolSize + lanes_),
       pipeline_(pool_, workers_, lanes_, settings_.connect.commandTimeout),
-      workers_(settings_.poolSize + lanes_) {
+      workers_(settings_.poolSize + lanes_, blockSigpipeInThisThread) {
     ctx.log(MICRO_LOG_INFO, "redis store at " + settings_.connect.url.redacted() + ", pool_size " +
                                 std::to_string(settings_.poolSize) + " (connects on first use)");
 }

@@ -51,7 +51,7 @@
 //     hop to another thread), else it returns at once and the thread that
 //     is sending (a worker, once there is a backlog) sends it with the next
 //     batch. Prefix and suffix reads run on the caller's thread when a
-//     pooled connection is idle, else on a worker (worker_pool.hpp). No lock
+//     pooled connection is idle, else on a worker (micro/driver/worker_pool.hpp). No lock
 //     is held while a sink or completion runs, and a call made from one
 //     never waits for the lane or connection of the call that runs it (a
 //     call made on a worker runs inline on a connection of its own), so
@@ -86,7 +86,6 @@
 #include "connection_pool.hpp"
 #include "key_layout.hpp"
 #include "pipeline.hpp"
-#include "worker_pool.hpp"
 
 namespace micro::redis {
 

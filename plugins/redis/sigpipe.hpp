@@ -3,10 +3,10 @@
 // hiredis writes with write(2), so a write to a connection the server has
 // closed raises SIGPIPE, whose default action ends the whole process. A
 // plugin must not change the process's signal dispositions, so instead every
-// thread that talks to Redis (the worker threads, see worker_pool.hpp)
-// blocks SIGPIPE in its own signal mask: the signal then stays pending on
-// that thread and the write fails with EPIPE, which the connection reports
-// as UNAVAILABLE. discardPendingSigpipe() consumes it afterwards.
+// thread that talks to Redis (the store's worker threads, set up by the WorkerPool in
+// redis_store.cpp) blocks SIGPIPE in its own signal mask: the signal then stays pending on that
+// thread and the write fails with EPIPE, which the connection reports as UNAVAILABLE.
+// discardPendingSigpipe() consumes it afterwards.
 //
 // Contract: both act on the calling thread only; safe from any thread.
 #pragma once

@@ -1,6 +1,7 @@
 // The API gateway (see micro/gateway.hpp): HTTP requests in, RPCs through
 // micro::Client out.
 #include <micro/admin.hpp>
+#include <micro/driver/worker_pool.hpp>
 #include <micro/gateway.hpp>
 #include <micro/metrics.hpp>
 #include <micro/runtime.hpp>
@@ -14,7 +15,6 @@
 #include "../http/json_text.hpp"
 #include "../http/server.hpp"
 #include "../rpc/protocol.hpp"
-#include "../rpc/worker_pool.hpp"
 #include "routes.hpp"
 
 namespace micro {
@@ -110,7 +110,7 @@ struct ApiGateway::Impl {
     ApiOptions options;
     Client client;
     gateway::RouteTable routes;
-    std::unique_ptr<rpc::WorkerPool> lookups;  // registry lookups, off the HTTP threads
+    std::unique_ptr<driver::WorkerPool> lookups;  // registry lookups, off the HTTP threads
     std::unique_ptr<http::Server> server;
     std::atomic<bool> stopping{false};
 
@@ -378,7 +378,7 @@ void ApiGateway::start() {
     http.maxBodyBytes = impl_->options.maxBodyBytes;
     http.headerTimeout = impl_->options.headerTimeout;
     http.idleTimeout = impl_->options.idleTimeout;
-    impl_->lookups = std::make_unique<rpc::WorkerPool>(2);
+    impl_->lookups = std::make_unique<driver::WorkerPool>(2);
     Impl* impl = impl_.get();
     impl_->server = std::make_unique<http::Server>(
         std::move(http), [impl](const http::Request& req, http::Reply reply) {

@@ -1,6 +1,7 @@
 #include "server.hpp"
 
 #include <micro/abi_view.hpp>
+#include <micro/driver/worker_pool.hpp>
 
 #include <fmt/core.h>
 
@@ -13,7 +14,6 @@
 #include "channel.hpp"
 #include "protocol.hpp"
 #include "stream_state.hpp"
-#include "worker_pool.hpp"
 
 namespace micro::rpc {
 
@@ -74,7 +74,7 @@ struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
     std::vector<ServerMiddleware> middleware;
 
     std::mutex poolMutex;
-    std::unique_ptr<WorkerPool> pool;
+    std::unique_ptr<driver::WorkerPool> pool;
 
     std::atomic<bool> draining{false};
     std::atomic<std::uint64_t> inFlight{0};
@@ -321,7 +321,7 @@ Server::Server(Transport& transport, std::string serviceName, ServerOptions opti
     : shared_(std::make_shared<Shared>()) {
     shared_->service = std::move(serviceName);
     if (options.handlerThreads > 0) {
-        shared_->pool = std::make_unique<WorkerPool>(options.handlerThreads);
+        shared_->pool = std::make_unique<driver::WorkerPool>(options.handlerThreads);
     }
     transport_ = &transport;
 }
@@ -336,7 +336,7 @@ Server::~Server() {
         }
     }
     for (auto& c : open) c->channel->close();
-    std::unique_ptr<WorkerPool> pool;
+    std::unique_ptr<driver::WorkerPool> pool;
     {
         std::lock_guard lock(shared_->poolMutex);
         pool = std::move(shared_->pool);

@@ -360,15 +360,11 @@ DirectBroker::DirectBroker(const driver::Context& ctx)
     index_ = std::make_shared<const Index>();
     subs_ = std::make_unique<LocalSubscriptions>(static_cast<std::size_t>(threads),
                                                  static_cast<std::size_t>(maxPending));
-    maintenance_ = std::thread([this] { maintain(); });
+    maintenance_ = std::jthread([this](std::stop_token stop) { maintain(stop); });
 }
 
 DirectBroker::~DirectBroker() {
-    {
-        std::lock_guard lock(timerMutex_);
-        stop_ = true;
-    }
-    timerCv_.notify_all();
+    maintenance_.request_stop();
     maintenance_.join();
 
     void* watch = nullptr;
@@ -847,7 +843,12 @@ void DirectBroker::publish(const micro_message& message, driver::Done& done) {
         bool wake = false;
         {
             std::lock_guard lock(timerMutex_);
-            wake = pending_.empty();
+            // A deadline before the maintenance thread's next wake-up must
+            // shorten its wait, or the publish would outlive timeout_ms.
+            if (publish->deadline < timerWakeAt_) {
+                ++timerEarlier_;
+                wake = true;
+            }
             if (pending_.size() >= 1024) {
                 std::erase_if(pending_, [](const auto& p) { return p->finished.load(); });
             }
@@ -867,15 +868,17 @@ void DirectBroker::connectionClosed() noexcept {
     connCv_.notify_all();  // under the lock: the destructor may proceed once it is released
 }
 
-void DirectBroker::maintain() {
+void DirectBroker::maintain(std::stop_token stop) {
     auto nextRefresh = Clock::now() + ttl_ / 3;
     std::unique_lock lock(timerMutex_);
-    while (!stop_) {
+    while (!stop.stop_requested()) {
         std::erase_if(pending_, [](const auto& p) { return p->finished.load(); });
         auto wakeAt = nextRefresh;
         for (const auto& p : pending_) wakeAt = std::min(wakeAt, p->deadline);
-        timerCv_.wait_until(lock, wakeAt, [&] { return stop_; });
-        if (stop_) break;
+        timerWakeAt_ = wakeAt;
+        const std::uint64_t seen = timerEarlier_;
+        timerCv_.wait_until(lock, stop, wakeAt, [&] { return timerEarlier_ != seen; });
+        if (stop.stop_requested()) break;
         auto now = Clock::now();
         std::vector<std::shared_ptr<Publish>> due;
         for (const auto& p : pending_) {

@@ -40,6 +40,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -103,7 +104,7 @@ class DirectBroker {
     void onRequest(Inbound& inbound, const micro_transport_message& message);
 
     // threads and connections
-    void maintain();
+    void maintain(std::stop_token stop);
     void connectionClosed() noexcept;
 
     const micro_host* host_;
@@ -146,11 +147,15 @@ class DirectBroker {
 
     std::atomic<std::uint64_t> nextRequestId_{1};
 
-    std::mutex timerMutex_;  // guards pending_, stop_
-    std::condition_variable timerCv_;
+    std::mutex timerMutex_;  // guards pending_, timerWakeAt_, timerEarlier_
+    std::condition_variable_any timerCv_;
     std::vector<std::shared_ptr<Publish>> pending_;
-    bool stop_ = false;
-    std::thread maintenance_;
+    std::chrono::steady_clock::time_point
+        timerWakeAt_{};               // when the maintenance thread means to wake
+    std::uint64_t timerEarlier_ = 0;  // bumped by a publish due before that
+    // Last: started after everything it uses exists. The destructor stops
+    // and joins it first, before tearing down what it touches.
+    std::jthread maintenance_;
 };
 
 }  // namespace micro::direct

@@ -30,27 +30,17 @@ struct LocalSubscriptions::Subscription {
 LocalSubscriptions::LocalSubscriptions(std::size_t threads, std::size_t maxPending)
     : maxPending_(maxPending) {
     workers_.reserve(threads);
-    try {
-        for (std::size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
-    } catch (...) {
-        {
-            std::lock_guard lock(readyMutex_);
-            stop_ = true;
-        }
-        readyCv_.notify_all();
-        for (auto& t : workers_) t.join();
-        throw;
-    }
+    for (std::size_t i = 0; i < threads; ++i)
+        workers_.emplace_back([this](std::stop_token stop) { work(stop); });
 }
 
 LocalSubscriptions::~LocalSubscriptions() {
-    {
-        std::lock_guard lock(readyMutex_);
-        stop_ = true;
-        ready_.clear();
-    }
-    readyCv_.notify_all();
-    for (auto& t : workers_) t.join();
+    // With the clear, under the lock: a worker that takes the lock afterwards
+    // finds the stop, so no handler starts from here on. workers_, the last
+    // member, then joins them.
+    std::lock_guard lock(readyMutex_);
+    for (auto& t : workers_) t.request_stop();
+    ready_.clear();
 }
 
 void* LocalSubscriptions::add(std::string_view topic, std::string_view group,
@@ -191,14 +181,14 @@ LocalSubscriptions::Outcome LocalSubscriptions::deliver(
     return out;
 }
 
-void LocalSubscriptions::work() {
+void LocalSubscriptions::work(std::stop_token stop) {
     for (;;) {
         SubscriptionPtr sub;
         std::uint64_t id = 0;
         {
             std::unique_lock lock(readyMutex_);
-            readyCv_.wait(lock, [&] { return stop_ || !ready_.empty(); });
-            if (stop_) return;
+            readyCv_.wait(lock, stop, [&] { return !ready_.empty(); });
+            if (stop.stop_requested()) return;
             sub = std::move(ready_.front());
             ready_.pop_front();
             id = nextDeliveryId_++;

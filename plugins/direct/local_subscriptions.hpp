@@ -30,6 +30,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -82,7 +83,7 @@ class LocalSubscriptions {
 
     enum class Queued { kYes, kGone, kFull };
     Queued enqueue(const SubscriptionPtr& sub, const std::shared_ptr<OwnedMessage>& message);
-    void work();
+    void work(std::stop_token stop);
 
     const std::size_t maxPending_;
     std::uint64_t nextDeliveryId_ = 1;  // guarded by readyMutex_
@@ -91,11 +92,12 @@ class LocalSubscriptions {
     std::map<std::string, Topic, std::less<>> topics_;
     std::unordered_map<void*, SubscriptionPtr> handles_;
 
-    std::mutex readyMutex_;  // guards ready_ and stop_
-    std::condition_variable readyCv_;
+    std::mutex readyMutex_;  // guards ready_
+    std::condition_variable_any readyCv_;
     std::deque<SubscriptionPtr> ready_;
-    bool stop_ = false;
-    std::vector<std::thread> workers_;
+    // Last: joined before everything the workers use, also when the
+    // constructor throws after starting some of them.
+    std::vector<std::jthread> workers_;
 };
 
 }  // namespace micro::direct

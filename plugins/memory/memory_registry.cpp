@@ -8,17 +8,11 @@ namespace micro::memory {
 
 MemoryRegistry::MemoryRegistry(const driver::Context& ctx) {
     ctx.config.allowOnly({});
-    dispatcher_ = std::thread([this] { dispatch(); });
+    dispatcher_ = std::jthread([this](std::stop_token stop) { dispatch(stop); });
 }
 
-MemoryRegistry::~MemoryRegistry() {
-    {
-        std::lock_guard lock(mutex_);
-        stop_ = true;
-    }
-    wake_.notify_all();
-    dispatcher_.join();
-}
+// dispatcher_, the last member, is stopped and joined first.
+MemoryRegistry::~MemoryRegistry() = default;
 
 void MemoryRegistry::enqueue(std::int32_t type, const std::string& service, const std::string& node,
                              const Node& value) {
@@ -179,9 +173,9 @@ void MemoryRegistry::sweep(Clock::time_point now) {
     nextExpiry_ = next;
 }
 
-void MemoryRegistry::dispatch() {
+void MemoryRegistry::dispatch(std::stop_token stop) {
     std::unique_lock lock(mutex_);
-    while (!stop_) {
+    while (!stop.stop_requested()) {
         try {
             sweep(Clock::now());
         } catch (...) {
@@ -194,7 +188,7 @@ void MemoryRegistry::dispatch() {
             micro_registry_node node{sizeof(micro_registry_node), abi::str(event.service),
                                      abi::str(event.node), abi::bytes(event.record), event.ttlMs};
             for (const auto& target : event.targets) {
-                if (!target->active || stop_) continue;
+                if (!target->active || stop.stop_requested()) continue;
                 delivering_ = target.get();
                 lock.unlock();
                 target->watcher.fn(target->watcher.ctx, event.type, &node);
@@ -204,10 +198,13 @@ void MemoryRegistry::dispatch() {
             }
             continue;
         }
-        if (nextExpiry_ == Clock::time_point::max()) {
-            wake_.wait(lock);
+        // Notified when an event is queued or nextExpiry_ moves earlier.
+        Clock::time_point expiry = nextExpiry_;
+        auto woken = [&] { return !events_.empty() || nextExpiry_ < expiry; };
+        if (expiry == Clock::time_point::max()) {
+            wake_.wait(lock, stop, woken);
         } else {
-            wake_.wait_until(lock, nextExpiry_);
+            wake_.wait_until(lock, stop, expiry, woken);
         }
     }
 }

@@ -34,6 +34,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -85,18 +86,17 @@ class MemoryRegistry {
                  const Node& value);
     /// Remove every node expired at `now`, queueing DELETED. Needs mutex_.
     void sweep(Clock::time_point now);
-    void dispatch();
+    void dispatch(std::stop_token stop);
 
     std::mutex mutex_;                   // guards everything below
-    std::condition_variable wake_;       // dispatcher: events queued, deadline moved, stop
+    std::condition_variable_any wake_;   // dispatcher: events queued, deadline moved
     std::condition_variable delivered_;  // unwatch: the current delivery ended
     std::map<std::string, std::map<std::string, Node, std::less<>>, std::less<>> services_;
     Clock::time_point nextExpiry_ = Clock::time_point::max();  // a lower bound
     std::unordered_map<void*, std::shared_ptr<Watch>> watches_;
     std::deque<Event> events_;
     const Watch* delivering_ = nullptr;  // the watch whose callback is running
-    bool stop_ = false;
-    std::thread dispatcher_;  // last: started after everything it uses exists
+    std::jthread dispatcher_;  // last: started after, and joined before, everything it uses
 };
 
 }  // namespace micro::memory

@@ -17,15 +17,13 @@ std::string name(const char* what, std::string_view id) {
 
 MemorySync::MemorySync(const driver::Context& ctx) {
     ctx.config.allowOnly({});
-    timer_ = std::thread([this] { timer(); });
+    timer_ = std::jthread([this](std::stop_token stop) { timer(stop); });
 }
 
 MemorySync::~MemorySync() {
-    {
-        std::lock_guard lock(mutex_);
-        stop_ = true;
-    }
-    wake_.notify_all();
+    // Joined first, not as the last member: the waiters below are cancelled
+    // with no timer left to settle them.
+    timer_.request_stop();
     timer_.join();
     // No other thread touches the maps now ([control] call, timer joined).
     Outcomes outcomes;
@@ -227,10 +225,10 @@ void MemorySync::leader(std::string_view election, driver::StringSink& out, driv
     done.ok(token);
 }
 
-void MemorySync::timer() {
+void MemorySync::timer(std::stop_token stop) {
     std::unique_lock lock(mutex_);
     Outcomes outcomes;
-    while (!stop_) {
+    while (!stop.stop_requested()) {
         Clock::time_point now = Clock::now();
         Clock::time_point next = Clock::time_point::max();
         for (auto [space, what] : {std::pair{&locks_, kLock}, std::pair{&elections_, kElection}}) {
@@ -254,10 +252,12 @@ void MemorySync::timer() {
             lock.lock();
             continue;
         }
+        // Only wakeBy notifies, and only when it moves timerWakes_ earlier.
+        auto moved = [&] { return timerWakes_ != next; };
         if (next == Clock::time_point::max()) {
-            wake_.wait(lock);
+            wake_.wait(lock, stop, moved);
         } else {
-            wake_.wait_until(lock, next);
+            wake_.wait_until(lock, stop, next, moved);
         }
     }
 }

@@ -32,6 +32,7 @@
 #include <list>
 #include <map>
 #include <mutex>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -93,16 +94,15 @@ class MemorySync {
     void grant(Lease& lease, std::string owner, std::int64_t ttlMs, Clock::time_point now);
     /// Make sure the timer looks again no later than `when`. Needs mutex_.
     void wakeBy(Clock::time_point when);
-    void timer();
+    void timer(std::stop_token stop);
 
     std::mutex mutex_;  // guards everything below
-    std::condition_variable wake_;
+    std::condition_variable_any wake_;
     Space locks_;
     Space elections_;
     std::uint64_t lastToken_ = 0;
     Clock::time_point timerWakes_ = Clock::time_point::max();  // when the timer next looks
-    bool stop_ = false;
-    std::thread timer_;  // last: started after everything it uses exists
+    std::jthread timer_;  // last: started after, and joined before, everything it uses
 };
 
 }  // namespace micro::memory

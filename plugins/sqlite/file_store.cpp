@@ -79,17 +79,11 @@ FileStore::FileStore(const driver::Context& ctx)
     busyTimeoutMs_ = boundedInt(ctx.config, "busy_timeout_ms", 5000, 0, 3'600'000);
     ensureDirectory(dir_);
     open({}, true);  // the default database: a bad file fails here, not later
-    sweeper_ = std::thread([this] { sweepLoop(); });
+    sweeper_ = std::jthread([this](std::stop_token stop) { sweepLoop(stop); });
 }
 
-FileStore::~FileStore() {
-    {
-        std::lock_guard lock(stopMutex_);
-        stop_ = true;
-    }
-    stopWake_.notify_all();
-    sweeper_.join();
-}
+// sweeper_, the last member, is stopped and joined first.
+FileStore::~FileStore() = default;
 
 std::string_view FileStore::tableName(std::string_view table) const {
     return table.empty() ? std::string_view(defaultTable_) : table;
@@ -220,12 +214,13 @@ void FileStore::erase(std::string_view database, std::string_view table, std::st
     done.ok();
 }
 
-void FileStore::sweepLoop() {
+void FileStore::sweepLoop(std::stop_token stop) {
     FailureLog log(host_, instanceName_, "sweeping expired records");
     std::unique_lock lock(stopMutex_);
-    while (!stop_) {
-        stopWake_.wait_for(lock, sweepEvery_, [this] { return stop_; });
-        if (stop_) break;
+    while (!stop.stop_requested()) {
+        // Nothing but a stop ends the wait early.
+        stopWake_.wait_for(lock, stop, sweepEvery_, [] { return false; });
+        if (stop.stop_requested()) break;
         lock.unlock();
         try {
             std::vector<OpenFile*> files;

@@ -44,6 +44,7 @@
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -106,7 +107,7 @@ class FileStore {
     std::string_view tableName(std::string_view table) const;
     /// "database/table" with the defaults filled in, for messages.
     std::string describe(std::string_view database, std::string_view table) const;
-    void sweepLoop();
+    void sweepLoop(std::stop_token stop);
 
     const micro_host* host_;
     std::string instanceName_;
@@ -119,10 +120,9 @@ class FileStore {
     std::shared_mutex filesMutex_;  // guards files_ (the map, not the files)
     std::map<std::string, std::unique_ptr<OpenFile>, std::less<>> files_;
 
-    std::mutex stopMutex_;
-    std::condition_variable stopWake_;
-    bool stop_ = false;
-    std::thread sweeper_;  // last: started after everything it uses
+    std::mutex stopMutex_;  // only for stopWake_: the stop itself is sweeper_'s
+    std::condition_variable_any stopWake_;
+    std::jthread sweeper_;  // last: started after, and joined before, everything it uses
 };
 
 }  // namespace micro::sqlite

@@ -48,29 +48,15 @@ LocalRegistry::LocalRegistry(const driver::Context& ctx)
     reader_ = std::make_unique<RegistryTables>(path, busyMs);
     ctx.log(MICRO_LOG_DEBUG, "registry database '" + path + "'");
 
-    sweeper_ = std::thread([this] { sweepLoop(); });
-    try {
-        watcher_ = std::thread([this] { watchLoop(); });
-    } catch (...) {
-        {
-            std::lock_guard lock(mutex_);
-            stop_ = true;
-        }
-        sweepWake_.notify_all();
-        sweeper_.join();
-        throw;
-    }
+    sweeper_ = std::jthread([this](std::stop_token stop) { sweepLoop(stop); });
+    watcher_ = std::jthread([this](std::stop_token stop) { watchLoop(stop); });
 }
 
 LocalRegistry::~LocalRegistry() {
-    {
-        std::lock_guard lock(mutex_);
-        stop_ = true;
-    }
-    sweepWake_.notify_all();
-    watchWake_.notify_all();
-    sweeper_.join();
-    watcher_.join();
+    // Both asked before either is joined (by the members' destructors), so
+    // they wind down together.
+    sweeper_.request_stop();
+    watcher_.request_stop();
 }
 
 void LocalRegistry::registerNode(const micro_registry_node& in) {
@@ -169,12 +155,13 @@ void LocalRegistry::kick() {
     watchWake_.notify_all();
 }
 
-void LocalRegistry::sweepLoop() {
+void LocalRegistry::sweepLoop(std::stop_token stop) {
     auto nextTrim = std::chrono::steady_clock::now();
     std::unique_lock lock(mutex_);
-    while (!stop_) {
-        sweepWake_.wait_for(lock, poll_, [this] { return stop_; });
-        if (stop_) break;
+    while (!stop.stop_requested()) {
+        // Nothing but a stop ends the wait early.
+        sweepWake_.wait_for(lock, stop, poll_, [] { return false; });
+        if (stop.stop_requested()) break;
         lock.unlock();
         std::size_t swept = 0;
         std::string failure;
@@ -194,17 +181,17 @@ void LocalRegistry::sweepLoop() {
     }
 }
 
-void LocalRegistry::watchLoop() {
+void LocalRegistry::watchLoop(std::stop_token stop) {
     std::unique_lock lock(mutex_);
-    while (!stop_) {
+    while (!stop.stop_requested()) {
         if (watches_.empty()) {
             // Nothing to poll for until watch() pokes.
-            watchWake_.wait(lock, [this] { return stop_ || poke_; });
+            watchWake_.wait(lock, stop, [this] { return poke_; });
         } else {
-            watchWake_.wait_for(lock, poll_, [this] { return stop_ || poke_; });
+            watchWake_.wait_for(lock, stop, poll_, [this] { return poke_; });
         }
         poke_ = false;
-        if (stop_) break;
+        if (stop.stop_requested()) break;
         if (watches_.empty()) continue;
         try {
             std::vector<std::shared_ptr<Watch>> targets;
@@ -228,7 +215,7 @@ void LocalRegistry::watchLoop() {
                 micro_registry_node node{sizeof(micro_registry_node), abi::str(e.service),
                                          abi::str(e.node), abi::bytes(e.record), e.ttlMs};
                 for (const auto& w : targets) {
-                    if (stop_) break;
+                    if (stop.stop_requested()) break;
                     if (!w->active || e.seq <= w->lastSeen) continue;
                     w->lastSeen = e.seq;
                     if (!w->service.empty() && w->service != e.service) continue;

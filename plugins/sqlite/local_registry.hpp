@@ -49,6 +49,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -84,8 +85,8 @@ class LocalRegistry {
         bool active = true;         // guarded by mutex_
     };
 
-    void sweepLoop();
-    void watchLoop();
+    void sweepLoop(std::stop_token stop);
+    void watchLoop(std::stop_token stop);
     /// Wake the watcher now (a change was just committed here).
     void kick();
     std::chrono::milliseconds poll_;
@@ -98,20 +99,20 @@ class LocalRegistry {
     std::mutex readMutex_;  // guards reader_
     std::unique_ptr<RegistryTables> reader_;
 
-    std::mutex mutex_;                   // guards everything below
-    std::condition_variable sweepWake_;  // stop
-    std::condition_variable watchWake_;  // stop, poke_
-    std::condition_variable delivered_;  // unwatch: the current delivery ended
+    std::mutex mutex_;                       // guards everything below
+    std::condition_variable_any sweepWake_;  // stop
+    std::condition_variable_any watchWake_;  // stop, poke_
+    std::condition_variable delivered_;      // unwatch: the current delivery ended
     std::unordered_map<void*, std::shared_ptr<Watch>> watches_;
     const Watch* delivering_ = nullptr;
     bool poke_ = false;
-    bool stop_ = false;
 
     FailureLog sweepLog_;  // sweeper thread only
     FailureLog watchLog_;  // watcher thread only
-    // Last: started after everything they use exists.
-    std::thread sweeper_;
-    std::thread watcher_;
+    // Last: started after, and joined before, everything they use (the
+    // sweeper too when starting the watcher throws).
+    std::jthread sweeper_;
+    std::jthread watcher_;
 };
 
 }  // namespace micro::sqlite

@@ -12,6 +12,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <string>
@@ -52,7 +53,7 @@ struct World {
     TempDir dir;
     std::string manifest;
 
-    explicit World(int ttlMs = 3000) {
+    explicit World(int ttlMs = 3000, int timeoutMs = 3000) {
         manifest = dir.write("m.toml", "[registry]\nplugin = \"" MICRO_SQLITE_PLUGIN
                                        "\"\ndriver = \"local\"\npath = \"" +
                                            dir.path() +
@@ -61,7 +62,8 @@ struct World {
                                            "\"\ndriver = \"tcp\"\n\n"
                                            "[broker]\nplugin = \"" MICRO_DIRECT_PLUGIN
                                            "\"\ndriver = \"direct\"\nttl_ms = " +
-                                           std::to_string(ttlMs) + "\ntimeout_ms = 3000\n");
+                                           std::to_string(ttlMs) + "\ntimeout_ms = " +
+                                           std::to_string(timeoutMs) + "\n");
     }
 };
 
@@ -106,6 +108,22 @@ std::string numbered(std::string_view prefix, int i) {
     std::string out(prefix);
     out += std::to_string(i);
     return out;
+}
+
+/// Wait (up to 2 s) until process `pid` is stopped: kill(2) returns before
+/// SIGSTOP has taken effect.
+bool waitStopped(pid_t pid) {
+    for (int i = 0; i < 200; ++i) {
+        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+        std::string line;
+        std::getline(stat, line);
+        auto close = line.rfind(')');
+        if (close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'T') {
+            return true;
+        }
+        std::this_thread::sleep_for(10ms);
+    }
+    return false;
 }
 
 Code publishCode(micro::Runtime& rt, const std::string& topic, const std::string& body) {
@@ -291,6 +309,23 @@ TEST_CASE("direct: a publish to a killed subscriber process fails with UNAVAILAB
     CHECK((code == Code::kUnavailable || code == Code::kNotFound));
     code = publishCode(rt, "alerts", "again");
     CHECK((code == Code::kUnavailable || code == Code::kNotFound));
+}
+
+TEST_CASE("direct: a publish nobody answers fails at its timeout_ms, not at the next refresh") {
+    // The node is refreshed every 20 s; a publish gives up after 300 ms.
+    World world(60000, 300);
+    Subscriber sub(world, {"alerts"});
+    auto rt = micro::Runtime::load(world.manifest);
+    CHECK(publishCode(rt, "alerts", "first") == Code::kOk);
+    REQUIRE(sub.next().has_value());
+
+    sub.process.signal(SIGSTOP);  // still connected, but answers nothing
+    REQUIRE(waitStopped(sub.process.pid()));
+    const auto start = std::chrono::steady_clock::now();
+    CHECK(publishCode(rt, "alerts", "held") == Code::kUnavailable);
+    // Well under the 20 s a wait for the next refresh would take.
+    CHECK(std::chrono::steady_clock::now() - start < 5s);
+    sub.process.signal(SIGCONT);
 }
 
 TEST_CASE("direct: a group member that was killed is skipped for the other member") {

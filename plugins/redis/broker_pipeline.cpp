@@ -24,16 +24,11 @@ CommandPipeline::CommandPipeline(RedisUrl url, std::chrono::milliseconds timeout
       endpoint_(url_.endpoint()),
       timeout_(timeout),
       log_(log),
-      thread_([this] { run(); }) {}
+      thread_([this](std::stop_token stop) { run(stop); }) {}
 
-CommandPipeline::~CommandPipeline() {
-    {
-        std::lock_guard lock(mutex_);
-        stopping_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-}
+// thread_, the last member, is stopped and joined first; run() sends what
+// is still queued before it returns.
+CommandPipeline::~CommandPipeline() = default;
 
 void CommandPipeline::submit(PipelineJob job) {
     job.deadline = Clock::now() + timeout_;
@@ -44,14 +39,14 @@ void CommandPipeline::submit(PipelineJob job) {
     wake_.notify_one();
 }
 
-void CommandPipeline::run() {
+void CommandPipeline::run(std::stop_token stop) {
     blockSigpipeInThisThread();
     std::vector<PipelineJob> batch;
     batch.reserve(kMaxBatch);
     for (;;) {
         {
             std::unique_lock lock(mutex_);
-            wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            wake_.wait(lock, stop, [&] { return !queue_.empty(); });
             if (queue_.empty()) return;  // stopping, and everything was sent
             while (!queue_.empty() && batch.size() < kMaxBatch) {
                 batch.push_back(std::move(queue_.front()));

@@ -28,6 +28,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -80,7 +81,7 @@ class CommandPipeline {
     void submit(PipelineJob job);
 
  private:
-    void run();
+    void run(std::stop_token stop);
     void process(std::vector<PipelineJob>& batch);
     void fail(PipelineJob& job, Code code, std::string_view message) noexcept;
     void settle(PipelineJob& job, const redisReply& reply) noexcept;
@@ -91,9 +92,8 @@ class CommandPipeline {
     const BrokerLog& log_;
 
     std::mutex mutex_;
-    std::condition_variable wake_;
+    std::condition_variable_any wake_;
     std::deque<PipelineJob> queue_;  // guarded by mutex_
-    bool stopping_ = false;          // guarded by mutex_
 
     // The thread's own state.
     std::unique_ptr<Link> link_;
@@ -102,7 +102,7 @@ class CommandPipeline {
     std::string lastError_;
     bool down_ = false;  // logged as unreachable, not yet as back
 
-    std::thread thread_;  // last: starts once everything above exists
+    std::jthread thread_;  // last: started after, and joined before, everything it uses
 };
 
 }  // namespace micro::redis

@@ -26,7 +26,9 @@ void BrokerSubscription::start() {
     std::future<void> setUpDone = ready.get_future();
     // The thread owns the promise: it may still be inside set_value() when
     // this function has returned.
-    thread_ = std::thread([this, ready = std::move(ready)]() mutable { run(ready); });
+    thread_ = std::jthread([this, ready = std::move(ready)](std::stop_token stop) mutable {
+        run(std::move(stop), ready);
+    });
     try {
         setUpDone.get();
     } catch (...) {
@@ -35,7 +37,10 @@ void BrokerSubscription::start() {
     }
 }
 
-void BrokerSubscription::run(std::promise<void>& ready) {
+void BrokerSubscription::run(std::stop_token stop, std::promise<void>& ready) {
+    // Kept here rather than read from thread_, which start() may still be
+    // assigning.
+    stop_ = std::move(stop);
     blockSigpipeInThisThread();
     try {
         setUp();
@@ -51,29 +56,27 @@ void BrokerSubscription::run(std::promise<void>& ready) {
 
 void BrokerSubscription::stop() noexcept {
     {
+        // Under the lock, so connect() either sees the stop or has published
+        // the descriptor shut down here.
         std::lock_guard lock(mutex_);
-        stopping_ = true;
+        thread_.request_stop();  // also ends a backoff() sleep
         // Ends a blocking read at once; the thread sees UNAVAILABLE, then
         // stopping() is true.
         if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
     }
-    wake_.notify_all();
+    // Joined here, not by the member's destructor: afterStop() needs the
+    // thread gone.
     if (thread_.joinable()) {
         thread_.join();
         afterStop();
     }
 }
 
-bool BrokerSubscription::stopping() const {
-    std::lock_guard lock(mutex_);
-    return stopping_;
-}
-
 Link* BrokerSubscription::connect(std::chrono::milliseconds readTimeout) {
     disconnect();
     std::unique_ptr<Link> fresh = Link::open(config_.url, config_.timeout, readTimeout);
     std::lock_guard lock(mutex_);
-    if (stopping_) return nullptr;
+    if (stop_.stop_requested()) return nullptr;
     fd_ = fresh->fd();
     link_ = std::move(fresh);
     return link_.get();
@@ -92,7 +95,9 @@ void BrokerSubscription::disconnect() noexcept {
 bool BrokerSubscription::backoff() {
     backoff_ = std::clamp(backoff_ * 2, kFirstBackoff, kMaxBackoff);
     std::unique_lock lock(mutex_);
-    return !wake_.wait_for(lock, backoff_, [&] { return stopping_; });
+    // Only the stop ends the sleep early: nothing else notifies wake_.
+    wake_.wait_for(lock, stop_, backoff_, [] { return false; });
+    return !stop_.stop_requested();
 }
 
 }  // namespace micro::redis

@@ -26,6 +26,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <stop_token>
 #include <string>
 #include <thread>
 
@@ -55,7 +56,8 @@ class BrokerSubscription {
     /// Called after the thread was joined (e.g. to delete a group).
     virtual void afterStop() noexcept {}
 
-    bool stopping() const;
+    /// True once stop() was called (on the consumer thread).
+    bool stopping() const noexcept { return stop_.stop_requested(); }
     /// Open a connection and make it the one stop() can wake; nullptr when
     /// stopping. Throws the connect error.
     Link* connect(std::chrono::milliseconds readTimeout);
@@ -72,16 +74,16 @@ class BrokerSubscription {
     const micro_message_handler handler_;
 
  private:
-    void run(std::promise<void>& ready);
+    void run(std::stop_token stop, std::promise<void>& ready);
 
-    mutable std::mutex mutex_;
-    std::condition_variable wake_;
-    bool stopping_ = false;       // guarded by mutex_
+    std::mutex mutex_;
+    std::condition_variable_any wake_;
     int fd_ = -1;                 // guarded by mutex_: the socket stop() shuts down
+    std::stop_token stop_;        // the consumer thread's copy of thread_'s token
     std::unique_ptr<Link> link_;  // the consumer thread's
     std::chrono::milliseconds backoff_{0};
     std::uint64_t deliveries_ = 0;
-    std::thread thread_;
+    std::jthread thread_;  // last: started after, and joined before, everything it uses
 };
 
 }  // namespace micro::redis

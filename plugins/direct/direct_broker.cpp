@@ -845,10 +845,7 @@ void DirectBroker::publish(const micro_message& message, driver::Done& done) {
             std::lock_guard lock(timerMutex_);
             // A deadline before the maintenance thread's next wake-up must
             // shorten its wait, or the publish would outlive timeout_ms.
-            if (publish->deadline < timerWakeAt_) {
-                ++timerEarlier_;
-                wake = true;
-            }
+            wake = publish->deadline < timerWakeAt_;
             if (pending_.size() >= 1024) {
                 std::erase_if(pending_, [](const auto& p) { return p->finished.load(); });
             }
@@ -876,8 +873,10 @@ void DirectBroker::maintain(std::stop_token stop) {
         auto wakeAt = nextRefresh;
         for (const auto& p : pending_) wakeAt = std::min(wakeAt, p->deadline);
         timerWakeAt_ = wakeAt;
-        const std::uint64_t seen = timerEarlier_;
-        timerCv_.wait_until(lock, stop, wakeAt, [&] { return timerEarlier_ != seen; });
+        timerCv_.wait_until(lock, stop, wakeAt, [&] {
+            return std::any_of(pending_.begin(), pending_.end(),
+                               [&](const auto& p) { return p->deadline < wakeAt; });
+        });
         if (stop.stop_requested()) break;
         auto now = Clock::now();
         std::vector<std::shared_ptr<Publish>> due;

@@ -147,12 +147,11 @@ class DirectBroker {
 
     std::atomic<std::uint64_t> nextRequestId_{1};
 
-    std::mutex timerMutex_;  // guards pending_, timerWakeAt_, timerEarlier_
+    std::mutex timerMutex_;  // guards pending_, timerWakeAt_
     std::condition_variable_any timerCv_;
     std::vector<std::shared_ptr<Publish>> pending_;
     std::chrono::steady_clock::time_point
-        timerWakeAt_{};               // when the maintenance thread means to wake
-    std::uint64_t timerEarlier_ = 0;  // bumped by a publish due before that
+        timerWakeAt_{};  // when the maintenance thread means to wake
     // Last: started after everything it uses exists. The destructor stops
     // and joins it first, before tearing down what it touches.
     std::jthread maintenance_;

@@ -88,14 +88,15 @@ void TcpConnection::readSome() {
     } else if (in_.size() == in_.capacity()) {
         in_.reserve(in_.capacity() < kReadBuffer ? kReadBuffer : in_.capacity() * 2);
     }
-    readRoom_ = in_.capacity() - in_.size();
-    reader_.start(shared_from_this(), in_.data() + in_.size(), readRoom_);
+    reader_.start(shared_from_this(), in_.data() + in_.size(), in_.capacity() - in_.size());
 }
 
 void TcpConnection::onRead(const error_code& ec, std::size_t n) noexcept {
-    // A read that filled the buffer: the peer streams; read more at once
-    // from now on.
-    if (!ec && n == readRoom_ && in_.capacity() < kMaxGrownReadBuffer) growTo_ = in_.capacity() * 2;
+    // A read that filled the buffer (in_ is untouched while a read is in
+    // flight): the peer streams; read more at once from now on.
+    if (!ec && n == in_.capacity() - in_.size() && in_.capacity() < kMaxGrownReadBuffer) {
+        growTo_ = in_.capacity() * 2;
+    }
     if (state_.load(std::memory_order_relaxed) == State::kClosed) return;
     if (ec) {
         readFailed(ec);

@@ -110,7 +110,6 @@ class TcpConnection final : public transport_common::StreamConnection<TcpConnect
     std::vector<micro_kv> headers_;  // views into in_ for on_message
     std::size_t needed_ = 0;         // size of the incomplete frame in in_, when known
     std::size_t growTo_ = 0;         // read buffer size for a peer that streams
-    std::size_t readRoom_ = 0;       // what the read in flight may fill
     bool midFrame_ = false;
     std::chrono::steady_clock::time_point frameStart_;
     bool frameTimerArmed_ = false;

@@ -101,8 +101,6 @@ class WorkerPool {
 
     /// True on one of this pool's own workers.
     bool onWorkerThread() const noexcept { return current() == this; }
-    /// True on a worker of any WorkerPool.
-    static bool onAnyWorkerThread() noexcept { return current() != nullptr; }
 
  private:
     static const WorkerPool*& current() noexcept {

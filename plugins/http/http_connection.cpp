@@ -6,7 +6,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/rfc7230.hpp>
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -29,12 +30,11 @@ using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kReadBuffer = 16u << 10;
+constexpr std::size_t kKeepReplyBuffer = 64u << 10;  // a larger response's buffer is freed
 
 using transport_common::errnoText;
 
 std::string ms(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
-
-char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool parseU64(std::string_view s, std::uint64_t& out) noexcept {
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
@@ -43,8 +43,15 @@ bool parseU64(std::string_view s, std::uint64_t& out) noexcept {
 
 std::string_view sv(boost::beast::string_view s) noexcept { return {s.data(), s.size()}; }
 
-std::string_view field(const bhttp::fields& f, std::string_view name) {
-    return sv(f[boost::beast::string_view(name.data(), name.size())]);
+bool hasToken(std::string_view list, const char* token) {
+    return bhttp::token_list(boost::beast::string_view(list.data(), list.size())).exists(token);
+}
+
+// Beast's websocket::is_upgrade, on a ParsedRequest.
+bool isWebSocketUpgrade(const ParsedRequest& r) {
+    return r.version() >= 11 && r.method() == bhttp::verb::get &&
+           hasToken(r.find(bhttp::field::connection), "upgrade") &&
+           hasToken(r.find(bhttp::field::upgrade), "websocket");
 }
 
 std::string decimal(std::uint64_t v) {
@@ -218,6 +225,12 @@ void HttpConnection::moveReady() {
             closeAfterCode_ = p.closeCode;
             closeAfterReason_ = std::move(p.closeReason);
         }
+        // Keep the largest ordinary response buffer for the next reply.
+        p.bytes.clear();
+        if (p.bytes.capacity() <= kKeepReplyBuffer &&
+            p.bytes.capacity() > replyBuffer_.capacity()) {
+            replyBuffer_.swap(p.bytes);
+        }
         pending_.pop_front();
     }
 }
@@ -279,6 +292,9 @@ bool HttpConnection::sendReply(const micro_transport_message& message,
                                     : std::span<const micro_kv>(heapExtra);
     r.body = abi::view(message.body);
     r.close = !p->keepAlive;
+    // A reply in order (the usual case) is written at once: it borrows the
+    // reused buffer, which moveReady takes back.
+    if (&pending_.front() == p) p->bytes.swap(replyBuffer_);
     p->bytes.reserve(message.body.size + 128);
     mapping::appendResponse(p->bytes, r);
     p->done = true;
@@ -369,6 +385,7 @@ void HttpConnection::flush() noexcept {
 
 void HttpConnection::pump() noexcept {
     try {
+        eventAt_ = Clock::now();
         if (state_.load(std::memory_order_relaxed) == State::kOpen && !in_.empty()) process();
         if (state_.load(std::memory_order_relaxed) == State::kClosed) return;
         updateDeadline();
@@ -434,12 +451,20 @@ void HttpConnection::processHttp() {
                 }
                 break;
             }
-            parser_.emplace();
+            bool keepAlive = true;
+            if (const std::size_t used = parsePlainRequest(
+                    {reinterpret_cast<const char*>(in_.data()), in_.size()},
+                    settings_.maxHeaderBytes, settings_.maxBodyBytes, request_, keepAlive)) {
+                in_.consume(used);  // request_ holds copies
+                handleRequest(request_, keepAlive);
+                continue;
+            }
+            parser_.emplace(request_);
             parser_->header_limit(static_cast<std::uint32_t>(settings_.maxHeaderBytes));
             parser_->body_limit(settings_.maxBodyBytes);
             parser_->eager(true);
             phase_ = Phase::kHeader;
-            phaseStart_ = Clock::now();
+            phaseStart_ = eventAt_;
             continueSent_ = false;
         }
         error_code ec;
@@ -448,9 +473,11 @@ void HttpConnection::processHttp() {
         if (ec == bhttp::error::need_more || (!ec && !parser_->is_done() && used == 0)) {
             if (parser_->is_header_done() && phase_ == Phase::kHeader) {
                 phase_ = Phase::kBody;
-                phaseStart_ = Clock::now();
-                const auto expect = parser_->get()[bhttp::field::expect];
-                if (!continueSent_ && boost::beast::iequals(expect, "100-continue")) {
+                phaseStart_ = eventAt_;
+                const std::string_view expect = request_.find(bhttp::field::expect);
+                if (!continueSent_ &&
+                    boost::beast::iequals(boost::beast::string_view(expect.data(), expect.size()),
+                                          "100-continue")) {
                     continueSent_ = true;
                     std::unique_lock lock(mutex_);
                     if (pending_.empty()) {  // else it would overtake a response
@@ -480,10 +507,10 @@ void HttpConnection::processHttp() {
             return;
         }
         if (!parser_->is_done()) continue;
-        Request request = parser_->release();
+        const bool keepAlive = parser_->keep_alive();
         parser_.reset();
         phase_ = Phase::kIdle;
-        handleRequest(request);
+        handleRequest(request_, keepAlive);
     }
 }
 
@@ -527,18 +554,17 @@ bool HttpConnection::announce() noexcept {
     return true;
 }
 
-void HttpConnection::handleRequest(Request& request) {
-    const bool keepAlive = request.keep_alive();
+void HttpConnection::handleRequest(const ParsedRequest& request, bool keepAlive) {
     if (!keepAlive) stopRequests_ = true;
-    if (boost::beast::websocket::is_upgrade(request)) {
+    if (isWebSocketUpgrade(request)) {
         upgrade(request);
         return;
     }
-    const std::string_view target = sv(request.target());
+    const std::string_view target = request.target();
     const std::string_view path = target.substr(0, target.find('?'));
     if (request.method() != bhttp::verb::post) {
         refuse(405, MICRO_INVALID_ARGUMENT,
-               "method " + printableText(sv(request.method_string())) +
+               "method " + printableText(request.methodText()) +
                    " not allowed: POST / calls an endpoint, GET / with Upgrade: websocket opens "
                    "a message connection",
                !keepAlive, "POST");
@@ -549,14 +575,30 @@ void HttpConnection::handleRequest(Request& request) {
                !keepAlive);
         return;
     }
-    const std::string_view endpoint = field(request, mapping::kHttpEndpoint);
+    // One pass over the fields: the mapping's own, and the rest as metadata.
+    std::string_view service, endpoint, timeout, clientId, contentType;
+    for (const ParsedRequest::Field& f : request.fields()) {
+        std::string_view* known = nullptr;
+        if (f.known == bhttp::field::content_type) {
+            known = &contentType;
+        } else if (f.known == bhttp::field::unknown) {
+            if (f.name == mapping::kHttpService)
+                known = &service;
+            else if (f.name == mapping::kHttpEndpoint)
+                known = &endpoint;
+            else if (f.name == mapping::kHttpTimeout)
+                known = &timeout;
+            else if (f.name == mapping::kHttpId)
+                known = &clientId;
+        }
+        if (known != nullptr && known->data() == nullptr) *known = f.value;  // the first counts
+    }
     if (endpoint.empty()) {
         refuse(400, MICRO_INVALID_ARGUMENT,
                "missing header Micro-Endpoint (the endpoint to call, e.g. Greeter.Hello)",
                !keepAlive);
         return;
     }
-    const std::string_view timeout = field(request, mapping::kHttpTimeout);
     std::uint64_t timeoutMs = 0;
     if (!timeout.empty() && !parseU64(timeout, timeoutMs)) {
         refuse(400, MICRO_INVALID_ARGUMENT,
@@ -571,7 +613,6 @@ void HttpConnection::handleRequest(Request& request) {
     {
         Pending p;
         p.id = id;
-        const std::string_view clientId = field(request, mapping::kHttpId);
         p.clientId =
             clientId.empty() || !mapping::isFieldValue(clientId) ? idText : std::string(clientId);
         p.keepAlive = keepAlive;
@@ -581,35 +622,25 @@ void HttpConnection::handleRequest(Request& request) {
     }
     // The request frame the core's RPC server expects (core/src/rpc/
     // protocol.hpp); other headers are call metadata, lowercased.
-    std::size_t names = 0;
-    for (const auto& f : request) names += f.name_string().size();
-    scratch_.clear();
-    scratch_.reserve(names);  // views into it stay valid: it never reallocates below
     headers_.clear();
     auto add = [&](std::string_view k, std::string_view v) {
         headers_.push_back(micro_kv{abi::str(k), abi::str(v)});
     };
     add(mapping::kKind, "q");
     add(mapping::kId, idText);
-    const std::string_view service = field(request, mapping::kHttpService);
     if (!service.empty()) add(mapping::kService, service);
     add(mapping::kEndpoint, endpoint);
     if (!timeout.empty()) add(mapping::kTimeout, timeout);
-    const std::string_view contentType = sv(request[bhttp::field::content_type]);
     if (!contentType.empty()) add(mapping::kContentType, contentType);
-    for (const auto& f : request) {
-        const std::string_view name = sv(f.name_string());
-        const std::size_t at = scratch_.size();
-        scratch_.resize(at + name.size());  // within the reserved capacity: views stay valid
-        char* out = scratch_.data() + at;
-        for (std::size_t i = 0; i < name.size(); ++i) out[i] = lower(name[i]);
-        const std::string_view key(out, name.size());
-        if (key == mapping::kHttpService || key == mapping::kHttpEndpoint ||
-            key == mapping::kHttpId || key == mapping::kHttpTimeout ||
-            key == mapping::kContentType || mapping::isConnectionHeader(key)) {
+    for (const ParsedRequest::Field& f : request.fields()) {
+        if (f.known == bhttp::field::content_type) continue;
+        if (f.known == bhttp::field::unknown &&
+            (f.name == mapping::kHttpService || f.name == mapping::kHttpEndpoint ||
+             f.name == mapping::kHttpId || f.name == mapping::kHttpTimeout)) {
             continue;
         }
-        add(key, sv(f.value()));
+        if (mapping::isConnectionHeader(f.name)) continue;
+        add(f.name, f.value);
     }
     if (events_.on_message != nullptr) {
         const micro_transport_message m{sizeof(micro_transport_message), headers_.data(),
@@ -618,19 +649,19 @@ void HttpConnection::handleRequest(Request& request) {
     }
 }
 
-void HttpConnection::upgrade(Request& request) {
-    const std::string_view target = sv(request.target());
+void HttpConnection::upgrade(const ParsedRequest& request) {
+    const std::string_view target = request.target();
     if (target.substr(0, target.find('?')) != "/") {
         refuse(404, MICRO_NOT_FOUND,
                "no such path '" + printableText(target) + "': WebSocket upgrades are GET /", true);
         return;
     }
-    if (request[bhttp::field::sec_websocket_version] != "13") {
+    if (request.find(bhttp::field::sec_websocket_version) != "13") {
         refuse(400, MICRO_INVALID_ARGUMENT, "WebSocket upgrade without Sec-WebSocket-Version: 13",
                true);
         return;
     }
-    const std::string_view key = sv(request[bhttp::field::sec_websocket_key]);
+    const std::string_view key = request.find(bhttp::field::sec_websocket_key);
     if (key.empty() || !mapping::isFieldValue(key)) {
         refuse(400, MICRO_INVALID_ARGUMENT, "WebSocket upgrade without Sec-WebSocket-Key", true);
         return;
@@ -789,7 +820,7 @@ void HttpConnection::processWs() {
     // Part of a frame is waiting: the clock runs from its first byte.
     if (completed || phase_ != Phase::kBody) {
         phase_ = Phase::kBody;
-        phaseStart_ = Clock::now();
+        phaseStart_ = eventAt_;
     }
 }
 
@@ -843,7 +874,7 @@ void HttpConnection::updateDeadline() {
             if (wsMode_ || settings_.idleTimeout.count() <= 0) {
                 setDeadline(Clock::time_point::max());
             } else {
-                setDeadline(Clock::now() + settings_.idleTimeout);
+                setDeadline(eventAt_ + settings_.idleTimeout);
             }
             break;
         default:

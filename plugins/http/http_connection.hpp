@@ -44,8 +44,6 @@
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -60,6 +58,8 @@
 // The socket, the send queue and closing (and with them Asio, ByteBuffer
 // and IoWorker) come from StreamConnection.
 #include <micro/transport_common/stream_connection.hpp>
+
+#include "request_parser.hpp"
 
 namespace micro::http {
 
@@ -135,8 +135,6 @@ class HttpConnection final : public transport_common::StreamConnection<HttpConne
         std::string bytes;
     };
 
-    using Request = boost::beast::http::request<boost::beast::http::string_body>;
-
     // reading (io thread)
     void pump() noexcept;
     void readSome();
@@ -144,8 +142,8 @@ class HttpConnection final : public transport_common::StreamConnection<HttpConne
     void process();
     void processHttp();
     void processWs();
-    void handleRequest(Request& request);
-    void upgrade(Request& request);
+    void handleRequest(const ParsedRequest& request, bool keepAlive);
+    void upgrade(const ParsedRequest& request);
     bool announce() noexcept;
     void refuse(int status, micro_code code, std::string detail, bool fatal,
                 std::string_view allow = {});
@@ -186,12 +184,15 @@ class HttpConnection final : public transport_common::StreamConnection<HttpConne
     micro_code closeAfterCode_ = MICRO_OK;
     std::string closeAfterReason_;
     bool wsCloseSent_ = false;
+    std::string replyBuffer_;      // empty; its capacity is lent to the next reply in order
     std::uint64_t maskState_ = 0;  // client frames' masks
 
     // The io thread's alone.
     ByteBuffer in_;
-    std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+    std::optional<RequestParser> parser_;  // the request being read, into request_
+    ParsedRequest request_;                // reused: a request allocates nothing
     Phase phase_ = Phase::kIdle;
+    std::chrono::steady_clock::time_point eventAt_;  // when the current read event began
     std::chrono::steady_clock::time_point phaseStart_;
     std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
     std::chrono::steady_clock::time_point timerAt_;
@@ -204,7 +205,6 @@ class HttpConnection final : public transport_common::StreamConnection<HttpConne
     std::uint64_t nextId_ = 1;
     std::size_t needed_ = 0;  // WebSocket: size of the incomplete frame in in_
     std::vector<micro_kv> headers_;
-    std::string scratch_;
     ByteBuffer wsMessage_;  // a fragmented message being assembled
     bool wsInMessage_ = false;
     boost::asio::steady_timer timer_;

@@ -1,16 +1,18 @@
 // The http transport's pure codecs, compiled from the plugin's own sources:
 // the message envelope, WebSocket frame headers and masking, the
-// Sec-WebSocket-Accept key, the HTTP status mapping and response text, and
-// the address syntax.
+// Sec-WebSocket-Accept key, the HTTP status mapping and response text, the
+// request parser and the address syntax.
 #include <doctest/doctest.h>
 #include <micro/error.hpp>
 
+#include <random>
 #include <string>
 #include <vector>
 
 #include "address.hpp"
 #include "envelope.hpp"
 #include "http_mapping.hpp"
+#include "request_parser.hpp"
 #include "ws_frame.hpp"
 
 using namespace micro::http;
@@ -128,6 +130,241 @@ TEST_CASE("mapping: status per code, and the response text") {
           "Micro-Id: 7\r\nMicro-Code: 5\r\ngreeter-node: n1\r\nConnection: close\r\n\r\n{}");
     CHECK(mapping::errorBody("svc", MICRO_NOT_FOUND, "no \"x\"") ==
           R"({"id":"svc","code":5,"detail":"no \"x\"","status":"NOT_FOUND"})");
+}
+
+namespace {
+namespace bhttp = boost::beast::http;
+
+// Feeds `text` to a new parser in pieces of `piece` bytes, each from a fresh
+// buffer that is overwritten once put() returns (as the read buffer may be),
+// keeping what put() left unconsumed. Returns the final error (need_more
+// when the request is incomplete).
+boost::system::error_code feed(ParsedRequest& into, std::string_view text, std::size_t piece,
+                               std::size_t bodyLimit = 1 << 20) {
+    RequestParser parser(into);
+    parser.header_limit(8192);
+    parser.body_limit(bodyLimit);
+    parser.eager(true);
+    std::string held;
+    boost::system::error_code ec;
+    for (std::size_t at = 0; at < text.size() && !parser.is_done();) {
+        const std::size_t n = std::min(piece, text.size() - at);
+        held.append(text.substr(at, n));
+        at += n;
+        std::string buffer = held;
+        const std::size_t used = parser.put(boost::asio::buffer(buffer.data(), buffer.size()), ec);
+        held.erase(0, used);
+        std::fill(buffer.begin(), buffer.end(), '#');
+        if (ec && ec != bhttp::error::need_more) return ec;
+    }
+    return parser.is_done() ? boost::system::error_code()
+                            : make_error_code(bhttp::error::need_more);
+}
+}  // namespace
+
+TEST_CASE("request parser: fields lowercased in order, duplicates kept, body, in any pieces") {
+    const std::string text =
+        "POST /x?y=1 HTTP/1.1\r\nHost: h\r\nMicro-Endpoint: Greeter.Hello\r\n"
+        "X-Trace: a\r\nx-trace: b\r\nContent-Type: application/json\r\n"
+        "Content-Length: 14\r\n\r\n{\"name\":\"Pip\"}";
+    for (std::size_t piece : {text.size(), std::size_t{1}, std::size_t{7}}) {
+        CAPTURE(piece);
+        ParsedRequest r;
+        REQUIRE(!feed(r, text, piece));
+        CHECK(r.method() == bhttp::verb::post);
+        CHECK(r.methodText() == "POST");
+        CHECK(r.target() == "/x?y=1");
+        CHECK(r.version() == 11);
+        REQUIRE(r.fields().size() == 6);
+        CHECK(r.fields()[1].name == "micro-endpoint");
+        CHECK(r.fields()[1].known == bhttp::field::unknown);
+        CHECK(r.fields()[2].name == "x-trace");
+        CHECK(r.fields()[2].value == "a");
+        CHECK(r.fields()[3].value == "b");
+        CHECK(r.find("x-trace") == "a");
+        CHECK(r.find("micro-endpoint") == "Greeter.Hello");
+        CHECK(r.find(bhttp::field::content_type) == "application/json");
+        CHECK(r.find(bhttp::field::expect).empty());
+        CHECK(r.find("micro-id").empty());
+        CHECK(r.body() == "{\"name\":\"Pip\"}");
+    }
+}
+
+TEST_CASE("request parser: a chunked body is joined, the storage is reused for the next request") {
+    ParsedRequest r;
+    REQUIRE(!feed(r,
+                  "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nA: 1\r\n\r\n"
+                  "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n",
+                  5));
+    CHECK(r.body() == "hello world");
+    CHECK(r.find("a") == "1");
+    REQUIRE(!feed(r, "GET / HTTP/1.0\r\nB: 2\r\n\r\n", 64));
+    CHECK(r.method() == bhttp::verb::get);
+    CHECK(r.version() == 10);
+    CHECK(r.find("a").empty());  // nothing of the request before
+    CHECK(r.find("b") == "2");
+    CHECK(r.body().empty());
+}
+
+TEST_CASE("request parser: Beast's limits and errors hold") {
+    ParsedRequest r;
+    CHECK(feed(r, "POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789", 64, 4) ==
+          bhttp::error::body_limit);
+    CHECK(feed(r,
+               "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "a\r\n0123456789\r\n0\r\n\r\n",
+               64, 4) == bhttp::error::body_limit);
+    CHECK(feed(r, "POST / HTTP/1.1\r\nBad Name: x\r\n\r\n", 64));
+    CHECK(feed(r, "POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nab", 64) == bhttp::error::need_more);
+    const std::string big = "POST / HTTP/1.1\r\nX: " + std::string(9000, 'x') + "\r\n\r\n";
+    CHECK(feed(r, big, big.size()) == bhttp::error::header_limit);
+}
+
+namespace {
+// What one parser made of a request, for comparing the two.
+struct Outcome {
+    std::size_t used = 0;  // 0: not parsed
+    bhttp::verb method{};
+    std::string methodText, target, body;
+    int version = 0;
+    bool keepAlive = false;
+    std::vector<std::string> fields;  // "known|name|value"
+
+    bool operator==(const Outcome&) const = default;
+};
+
+Outcome outcomeOf(const ParsedRequest& r, std::size_t used, bool keepAlive) {
+    Outcome o{used,
+              r.method(),
+              std::string(r.methodText()),
+              std::string(r.target()),
+              std::string(r.body()),
+              r.version(),
+              keepAlive,
+              {}};
+    for (const auto& f : r.fields()) {
+        o.fields.push_back(std::to_string(static_cast<int>(f.known)) + "|" + std::string(f.name) +
+                           "|" + std::string(f.value));
+    }
+    return o;
+}
+
+Outcome viaBeast(std::string_view text, std::size_t headerLimit, std::uint64_t bodyLimit) {
+    ParsedRequest r;
+    RequestParser parser(r);
+    parser.header_limit(static_cast<std::uint32_t>(headerLimit));
+    parser.body_limit(bodyLimit);
+    parser.eager(true);
+    boost::system::error_code ec;
+    const std::size_t used = parser.put(boost::asio::buffer(text.data(), text.size()), ec);
+    if (ec || !parser.is_done()) return {};
+    return outcomeOf(r, used, parser.keep_alive());
+}
+
+Outcome viaPlain(std::string_view text, std::size_t headerLimit, std::uint64_t bodyLimit) {
+    ParsedRequest r;
+    bool keepAlive = false;
+    const std::size_t used = parsePlainRequest(text, headerLimit, bodyLimit, r, keepAlive);
+    if (used == 0) return {};
+    return outcomeOf(r, used, keepAlive);
+}
+
+const std::string kWrkRequest =
+    "POST / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Length: 64\r\n"
+    "Content-Type: application/json\r\nMicro-Service: greeter\r\n"
+    "Micro-Endpoint: Greeter.Hello\r\n\r\n{\"name\":\"" +
+    std::string(53, 'x') + "\"}";
+}  // namespace
+
+TEST_CASE("plain request parser: the common requests, read exactly as Beast reads them") {
+    const std::vector<std::string> common = {
+        kWrkRequest,
+        "POST /?q=1 HTTP/1.1\r\nHost: h\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n"
+        "Micro-Endpoint: Greeter.Hello\r\ncontent-type: application/json\r\n"
+        "Content-Length: 2\r\nConnection: close\r\n\r\n{}",
+        "POST / HTTP/1.1\r\nConnection: Keep-Alive\r\nX-Empty:\r\nX-Pad:  a b \t\r\n\r\n",
+        "GET / HTTP/1.1\r\n\r\n",
+        // Pipelined: only the first request is taken.
+        "POST / HTTP/1.1\r\nContent-Length: 1\r\n\r\nxPOST / HTTP/1.1\r\n\r\n",
+    };
+    for (const auto& text : common) {
+        CAPTURE(text);
+        const Outcome plain = viaPlain(text, 65536, 1 << 20);
+        CHECK(plain.used != 0);
+        CHECK(plain == viaBeast(text, 65536, 1 << 20));
+    }
+    CHECK(viaPlain(common[1], 65536, 1 << 20).keepAlive == false);
+    CHECK(viaPlain(common[4], 65536, 1 << 20).used == common[4].find("xPOST") + 1);
+}
+
+TEST_CASE("plain request parser: leaves Beast everything else") {
+    const std::vector<std::string> others = {
+        "POST / HTTP/1.1\r\nContent-Length: 64\r\n\r\n{}",  // body incomplete
+        "POST / HTTP/1.1\r\nHost: h\r\n",                   // header incomplete
+        "POST / HTTP/1.0\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        "POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}",
+        "POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+        "POST / HTTP/1.1\r\nX: caf\xc3\xa9\r\n\r\n",  // obs-text
+        "POST / HTTP/1.1\r\n folded: x\r\n\r\n",
+        "POST / HTTP/1.1\nHost: h\n\n",
+        "BREW / HTTP/1.1\r\n\r\n",  // a method Beast does not know by name
+        "POST / HTTP/1.1\r\nContent-Length: 4096\r\n\r\n" + std::string(4096, 'x'),
+    };
+    for (const auto& text : others) {
+        CAPTURE(text);
+        CHECK(viaPlain(text, 65536, 4096).used == 0);
+    }
+    const std::string big = "POST / HTTP/1.1\r\nX: " + std::string(200, 'x') + "\r\n\r\n";
+    CHECK(viaPlain(big, 200, 4096).used == 0);  // over the header limit
+}
+
+TEST_CASE(
+    "plain request parser: on thousands of mutated requests it never accepts what Beast "
+    "does not, nor reads anything differently") {
+    const std::vector<std::string> seeds = {
+        kWrkRequest,
+        "POST /a?b=c HTTP/1.1\r\nHost: h\r\nConnection: close\r\nX-A: 1\r\n"
+        "Content-Length: 3\r\n\r\nabcPOST",
+        "GET / HTTP/1.1\r\nAuthorization: Bearer t.o.k\r\nX-Empty:\r\n\r\n",
+    };
+    const std::string alphabet = std::string(" \t\r\n:,;\"/\\()Aa0Z9-_.") + '\0' + "\x7f\x80\xff";
+    std::mt19937 random(20261128);
+    auto pick = [&](std::size_t n) {
+        return std::uniform_int_distribution<std::size_t>(0, n - 1)(random);
+    };
+    int accepted = 0;
+    for (int round = 0; round < 20000; ++round) {
+        std::string text = seeds[pick(seeds.size())];
+        for (std::size_t edits = 1 + pick(3); edits > 0; --edits) {
+            const std::size_t at = pick(text.size());
+            switch (pick(4)) {
+                case 0:
+                    text[at] = alphabet[pick(alphabet.size())];
+                    break;
+                case 1:
+                    text.insert(at, 1, alphabet[pick(alphabet.size())]);
+                    break;
+                case 2:
+                    text.erase(at, 1);
+                    break;
+                default:
+                    text.insert(at, text.substr(pick(text.size()), 1 + pick(12)));
+                    break;
+            }
+        }
+        for (const std::size_t headerLimit : {std::size_t{65536}, std::size_t{120}}) {
+            const Outcome plain = viaPlain(text, headerLimit, 64);
+            if (plain.used == 0) continue;
+            ++accepted;
+            const Outcome beast = viaBeast(text, headerLimit, 64);
+            CAPTURE(text);
+            REQUIRE(beast.used != 0);
+            REQUIRE(plain == beast);
+        }
+    }
+    CHECK(accepted > 1000);  // the mutations leave many requests plain: the check bites
 }
 
 TEST_CASE("address: URLs and bad syntax") {

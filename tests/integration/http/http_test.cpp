@@ -207,6 +207,22 @@ TEST_CASE("curl calls Greeter.Hello with JSON and gets the JSON reply") {
     CHECK(contains(withId.out, "Hello Bob"));
 }
 
+TEST_CASE("a chunked body after Expect: 100-continue is one call, a bad Micro-Timeout is a 400") {
+    Greeter g;
+    auto r = g.curl("Greeter.Hello", R"({"name":"Chunk"})",
+                    {"-i", "-H", "Transfer-Encoding: chunked", "-H", "Expect: 100-continue", "-H",
+                     "micro-id: lower-7"});
+    REQUIRE(r.exitCode == 0);
+    CHECK(contains(r.out, "HTTP/1.1 100 Continue"));
+    CHECK(contains(r.out, R"("greeting":"Hello Chunk")"));
+    CHECK(contains(r.out, "Micro-Id: lower-7"));  // header names match in any case
+    CHECK(r.out.ends_with("\n200"));
+    auto bad = g.curl("Greeter.Hello", R"({"name":"Ada"})", {"-H", "Micro-Timeout: soon"});
+    CHECK(bad.out.ends_with("\n400"));
+    CHECK(contains(bad.out, "Micro-Timeout must be a whole number of milliseconds, got 'soon'"));
+    g.stillServes();
+}
+
 TEST_CASE("curl gets the error status and the JSON error body") {
     Greeter g;
     auto empty = g.curl("Greeter.Hello", R"({"name":""})");

@@ -5,6 +5,7 @@
 #include <micro/error.hpp>
 
 #include <charconv>
+#include <cstring>
 
 namespace micro::http::mapping {
 
@@ -75,11 +76,51 @@ void appendNumber(std::string& out, long long v) {
     out.append(buf, end);
 }
 
-void appendHeader(std::string& out, std::string_view name, std::string_view value) {
-    out += name;
-    out += ": ";
-    out += value;
-    out += "\r\n";
+// RFC 9110 tchar.
+struct TokenChars {
+    bool is[256] = {};
+    constexpr TokenChars() {
+        for (int c = 0; c < 256; ++c) {
+            is[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
+                        std::string_view::npos;
+        }
+    }
+};
+constexpr TokenChars kToken;
+
+// Calls put(piece) for each piece of the response text, in order. Run once
+// to size the output and once to fill it, so a response is one resize and
+// a few memcpy calls.
+template <typename Put>
+void forEachPiece(const Response& r, std::string_view status, std::string_view length,
+                  std::string_view code, Put&& put) {
+    auto header = [&](std::string_view name, std::string_view value) {
+        put(name);
+        put(": ");
+        put(value);
+        put("\r\n");
+    };
+    put("HTTP/1.1 ");
+    put(status);
+    put(" ");
+    put(reasonFor(r.status));
+    put("\r\n");
+    if (!r.contentType.empty() && isFieldValue(r.contentType)) {
+        header("Content-Type", r.contentType);
+    }
+    header("Content-Length", length);
+    if (!r.id.empty() && isFieldValue(r.id)) header("Micro-Id", r.id);
+    if (r.status != 200) header("Micro-Code", code);
+    if (!r.allow.empty()) header("Allow", r.allow);
+    for (const micro_kv& kv : r.extra) {
+        const std::string_view k = abi::view(kv.key), v = abi::view(kv.value);
+        if (!isToken(k) || !isFieldValue(v) || isConnectionHeader(k)) continue;
+        header(k, v);
+    }
+    if (r.close) put("Connection: close\r\n");
+    put("\r\n");
+    put(r.body);
 }
 }  // namespace
 
@@ -99,11 +140,7 @@ std::string errorBody(std::string_view id, micro_code code, std::string_view det
 bool isToken(std::string_view s) noexcept {
     if (s.empty()) return false;
     for (unsigned char c : s) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                        (c >= '0' && c <= '9') ||
-                        std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
-                            std::string_view::npos;
-        if (!ok) return false;
+        if (!kToken.is[c]) return false;
     }
     return true;
 }
@@ -122,32 +159,24 @@ bool isConnectionHeader(std::string_view n) noexcept {
 }
 
 void appendResponse(std::string& out, const Response& r) {
-    out += "HTTP/1.1 ";
-    appendNumber(out, r.status);
-    out += ' ';
-    out += reasonFor(r.status);
-    out += "\r\n";
-    if (!r.contentType.empty() && isFieldValue(r.contentType)) {
-        appendHeader(out, "Content-Type", r.contentType);
-    }
-    out += "Content-Length: ";
-    appendNumber(out, static_cast<long long>(r.body.size()));
-    out += "\r\n";
-    if (!r.id.empty() && isFieldValue(r.id)) appendHeader(out, "Micro-Id", r.id);
-    if (r.status != 200) {
-        out += "Micro-Code: ";
-        appendNumber(out, r.code);
-        out += "\r\n";
-    }
-    if (!r.allow.empty()) appendHeader(out, "Allow", r.allow);
-    for (const micro_kv& kv : r.extra) {
-        const std::string_view k = abi::view(kv.key), v = abi::view(kv.value);
-        if (!isToken(k) || !isFieldValue(v) || isConnectionHeader(k)) continue;
-        appendHeader(out, k, v);
-    }
-    if (r.close) out += "Connection: close\r\n";
-    out += "\r\n";
-    out += r.body;
+    char status[24], length[24], code[24];
+    const auto text = [](char(&buf)[24], long long v) {
+        return std::string_view(
+            buf, static_cast<std::size_t>(std::to_chars(buf, buf + sizeof buf, v).ptr - buf));
+    };
+    const std::string_view statusText = text(status, r.status);
+    const std::string_view lengthText = text(length, static_cast<long long>(r.body.size()));
+    const std::string_view codeText = text(code, r.code);
+    std::size_t size = 0;
+    forEachPiece(r, statusText, lengthText, codeText,
+                 [&](std::string_view s) { size += s.size(); });
+    const std::size_t at = out.size();
+    out.resize(at + size);
+    char* w = out.data() + at;
+    forEachPiece(r, statusText, lengthText, codeText, [&](std::string_view s) {
+        std::memcpy(w, s.data(), s.size());
+        w += s.size();
+    });
 }
 
 }  // namespace micro::http::mapping

@@ -9,6 +9,7 @@ packages=(
   libhiredis-dev libpqxx-dev libsqlite3-dev doctest-dev libbenchmark-dev
   redis-server redis-tools postgresql curl
   wrk nginx-light  # benchmarks only: tools/bench/http-vs-nginx.sh
+  valgrind  # benchmarks only: tools/bench/http-instructions-per-request.sh
   libnats-dev nats-server
 )
 

@@ -50,8 +50,7 @@ bool hasToken(std::string_view list, const char* token) {
 // Beast's websocket::is_upgrade, on a ParsedRequest.
 bool isWebSocketUpgrade(const ParsedRequest& r) {
     return r.version() >= 11 && r.method() == bhttp::verb::get &&
-           hasToken(r.find(bhttp::field::connection), "upgrade") &&
-           hasToken(r.find(bhttp::field::upgrade), "websocket");
+           hasToken(r.find("connection"), "upgrade") && hasToken(r.find("upgrade"), "websocket");
 }
 
 std::string decimal(std::uint64_t v) {
@@ -474,7 +473,7 @@ void HttpConnection::processHttp() {
             if (parser_->is_header_done() && phase_ == Phase::kHeader) {
                 phase_ = Phase::kBody;
                 phaseStart_ = eventAt_;
-                const std::string_view expect = request_.find(bhttp::field::expect);
+                const std::string_view expect = request_.find("expect");
                 if (!continueSent_ &&
                     boost::beast::iequals(boost::beast::string_view(expect.data(), expect.size()),
                                           "100-continue")) {
@@ -579,9 +578,9 @@ void HttpConnection::handleRequest(const ParsedRequest& request, bool keepAlive)
     std::string_view service, endpoint, timeout, clientId, contentType;
     for (const ParsedRequest::Field& f : request.fields()) {
         std::string_view* known = nullptr;
-        if (f.known == bhttp::field::content_type) {
+        if (f.name == mapping::kContentType) {
             known = &contentType;
-        } else if (f.known == bhttp::field::unknown) {
+        } else if (f.name.starts_with("micro-")) {
             if (f.name == mapping::kHttpService)
                 known = &service;
             else if (f.name == mapping::kHttpEndpoint)
@@ -633,9 +632,8 @@ void HttpConnection::handleRequest(const ParsedRequest& request, bool keepAlive)
     if (!timeout.empty()) add(mapping::kTimeout, timeout);
     if (!contentType.empty()) add(mapping::kContentType, contentType);
     for (const ParsedRequest::Field& f : request.fields()) {
-        if (f.known == bhttp::field::content_type) continue;
-        if (f.known == bhttp::field::unknown &&
-            (f.name == mapping::kHttpService || f.name == mapping::kHttpEndpoint ||
+        if (f.name == mapping::kContentType) continue;
+        if ((f.name == mapping::kHttpService || f.name == mapping::kHttpEndpoint ||
              f.name == mapping::kHttpId || f.name == mapping::kHttpTimeout)) {
             continue;
         }
@@ -656,12 +654,12 @@ void HttpConnection::upgrade(const ParsedRequest& request) {
                "no such path '" + printableText(target) + "': WebSocket upgrades are GET /", true);
         return;
     }
-    if (request.find(bhttp::field::sec_websocket_version) != "13") {
+    if (request.find("sec-websocket-version") != "13") {
         refuse(400, MICRO_INVALID_ARGUMENT, "WebSocket upgrade without Sec-WebSocket-Version: 13",
                true);
         return;
     }
-    const std::string_view key = request.find(bhttp::field::sec_websocket_key);
+    const std::string_view key = request.find("sec-websocket-key");
     if (key.empty() || !mapping::isFieldValue(key)) {
         refuse(400, MICRO_INVALID_ARGUMENT, "WebSocket upgrade without Sec-WebSocket-Key", true);
         return;

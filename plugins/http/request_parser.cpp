@@ -8,13 +8,6 @@ namespace micro::http {
 
 namespace bhttp = boost::beast::http;
 
-std::string_view ParsedRequest::find(bhttp::field known) const noexcept {
-    for (const Field& f : fields_) {
-        if (f.known == known) return f.value;
-    }
-    return {};
-}
-
 std::string_view ParsedRequest::find(std::string_view lowercaseName) const noexcept {
     for (const Field& f : fields_) {
         if (f.name == lowercaseName) return f.value;
@@ -38,7 +31,7 @@ void ParsedRequest::headerDone() {
     methodText_ = view(methodAt_);
     target_ = view(targetAt_);
     fields_.reserve(at_.size());
-    for (const auto& f : at_) fields_.push_back({f.known, view(f.name), view(f.value)});
+    for (const auto& f : at_) fields_.push_back({view(f.name), view(f.value)});
 }
 
 void ParsedRequest::clear() noexcept {
@@ -61,11 +54,10 @@ void RequestParser::on_request_impl(bhttp::verb method, string_view methodText, 
     into_.version_ = version;
 }
 
-void RequestParser::on_field_impl(bhttp::field known, string_view name, string_view value,
-                                  error_code&) {
+void RequestParser::on_field_impl(bhttp::field, string_view name, string_view value, error_code&) {
     const auto nameAt = into_.append({name.data(), name.size()}, true);
     const auto valueAt = into_.append({value.data(), value.size()}, false);
-    into_.at_.push_back({known, nameAt, valueAt});
+    into_.at_.push_back({nameAt, valueAt});
     into_.nameBytes_ += name.size();
 }
 
@@ -164,35 +156,27 @@ std::size_t parsePlainRequest(std::string_view in, std::size_t headerLimit, std:
             --valueEnd;
         i += 2;
         const std::string_view value = in.substr(valueAt, valueEnd - valueAt);
-        const bhttp::field known =
-            bhttp::string_to_field(boost::beast::string_view(name.data(), name.size()));
-        switch (known) {
-            case bhttp::field::content_length: {
-                if (haveLength || value.empty() || value.size() > 18) return 0;
-                for (char c : value) {
-                    if (c < '0' || c > '9') return 0;
-                    contentLength = contentLength * 10 + static_cast<std::uint64_t>(c - '0');
-                }
-                haveLength = true;
-                break;
+        // The fields the framing depends on, by name (Beast's string_to_field
+        // costs more: its tables miss the cache after each system call).
+        if (iequal(name, "content-length")) {
+            if (haveLength || value.empty() || value.size() > 18) return 0;
+            for (char c : value) {
+                if (c < '0' || c > '9') return 0;
+                contentLength = contentLength * 10 + static_cast<std::uint64_t>(c - '0');
             }
-            case bhttp::field::connection:
-                if (iequal(value, "close")) {
-                    keepAlive = false;
-                } else if (!iequal(value, "keep-alive")) {
-                    return 0;
-                }
-                break;
-            case bhttp::field::transfer_encoding:
-            case bhttp::field::upgrade:
-            case bhttp::field::expect:
+            haveLength = true;
+        } else if (iequal(name, "connection")) {
+            if (iequal(value, "close")) {
+                keepAlive = false;
+            } else if (!iequal(value, "keep-alive")) {
                 return 0;
-            default:
-                break;
+            }
+        } else if (iequal(name, "transfer-encoding") || iequal(name, "upgrade") ||
+                   iequal(name, "expect")) {
+            return 0;
         }
         r.at_.push_back(
-            {known,
-             {static_cast<std::uint32_t>(nameAt), static_cast<std::uint32_t>(name.size())},
+            {{static_cast<std::uint32_t>(nameAt), static_cast<std::uint32_t>(name.size())},
              {static_cast<std::uint32_t>(valueAt), static_cast<std::uint32_t>(value.size())}});
         r.nameBytes_ += name.size();
     }

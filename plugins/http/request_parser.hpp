@@ -36,8 +36,7 @@ namespace micro::http {
 class ParsedRequest {
  public:
     struct Field {
-        boost::beast::http::field known;  // field::unknown for a name Beast does not know
-        std::string_view name;            // lowercased
+        std::string_view name;  // lowercased
         std::string_view value;
     };
 
@@ -47,8 +46,6 @@ class ParsedRequest {
     /// 11 for HTTP/1.1, 10 for HTTP/1.0.
     int version() const noexcept { return version_; }
     const std::vector<Field>& fields() const noexcept { return fields_; }
-    /// The first field of that name, empty when there is none.
-    std::string_view find(boost::beast::http::field known) const noexcept;
     /// The first field of that (lowercase) name, empty when there is none.
     std::string_view find(std::string_view lowercaseName) const noexcept;
     /// Total length of the field names.
@@ -64,7 +61,6 @@ class ParsedRequest {
         std::uint32_t at = 0, size = 0;
     };
     struct FieldAt {
-        boost::beast::http::field known;
         Span name, value;
     };
 

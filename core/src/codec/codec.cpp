@@ -137,7 +137,7 @@ std::string_view contentTypeName(ContentType type) {
 
 capnp::DynamicStruct::Builder decode(ContentType type, std::string_view body,
                                      capnp::StructSchema schema, capnp::MessageBuilder& out) {
-    auto root = out.initRoot<capnp::DynamicStruct>(schema);
+    auto root = detail::initRoot(out, schema);
     try {
         switch (type) {
             case ContentType::kCapnp:

@@ -93,6 +93,10 @@ void readMessage(std::string_view bytes, std::string_view what, Fn&& fn) {
     }
 }
 
+/// message.initRoot<capnp::DynamicStruct>(schema), the struct's size taken
+/// from the JSON codec's field tables rather than from the schema's node.
+capnp::DynamicStruct::Builder initRoot(capnp::MessageBuilder& message, capnp::StructSchema schema);
+
 /// Writes one message in standard framing into a string.
 std::string writeMessage(capnp::MessageBuilder& message);
 

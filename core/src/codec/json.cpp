@@ -7,14 +7,29 @@
 // strings) except that Data is base64.
 #include <micro/codec.hpp>
 
+#include <capnp/any.h>
 #include <capnp/schema.h>
+#include <dlfcn.h>
+#include <link.h>
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <forward_list>
 #include <limits>
+#include <memory>
+#include <mutex>
+#include <numeric>
 #include <optional>
+#include <shared_mutex>
+#include <span>
 #include <string>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "internal.hpp"
@@ -32,21 +47,48 @@ constexpr std::size_t kMaxListSize = (std::size_t{1} << 29) - 1;
 
 // ---------------------------------------------------------------- JSON DOM
 
-struct JsonMember;
-
 struct Json {
     enum class Kind : std::uint8_t { kNull, kBool, kNumber, kString, kArray, kObject };
     Kind kind = Kind::kNull;
     bool boolean = false;
     std::size_t offset = 0;
-    std::string text;  // a string's decoded content, or a number's lexeme
-    std::vector<Json> items;
-    std::vector<JsonMember> members;
+    // A string's decoded content, or a number's lexeme: into the input, or,
+    // for a string with escapes, into its Parser.
+    std::string_view text;
+    // An array's items or an object's members: where they start in their
+    // Parser's items or members, and how many.
+    std::size_t first = 0;
+    std::size_t count = 0;
 };
 
 struct JsonMember {
-    std::string key;
+    std::string_view key;  // as Json::text
     Json value;
+};
+
+// The arrays and objects of one document, each one's elements side by side.
+// Kept per thread and reused, so that parsing allocates nothing once the
+// thread has parsed a document as large.
+struct JsonStore {
+    std::vector<Json> items;
+    std::vector<JsonMember> members;
+    // The elements of the arrays and objects still open, innermost last.
+    std::vector<Json> openItems;
+    std::vector<JsonMember> openMembers;
+
+    void clear() noexcept {
+        items.clear();
+        members.clear();
+        openItems.clear();
+        openMembers.clear();
+    }
+    // A document this large is rare: its memory (some 50 KiB at most
+    // otherwise, per thread) is not kept for the next.
+    bool large() const noexcept {
+        constexpr std::size_t kKeep = 256;
+        return items.capacity() > kKeep || members.capacity() > kKeep ||
+               openItems.capacity() > kKeep || openMembers.capacity() > kKeep;
+    }
 };
 
 const char* kindName(Json::Kind kind) {
@@ -109,9 +151,26 @@ std::size_t plainRunEnd(std::string_view s, std::size_t from) noexcept {
     return from;
 }
 
+// The tree it returns points into the input and into the Parser: both must
+// outlive it.
 class Parser {
  public:
-    explicit Parser(std::string_view in) : in_(in) {}
+    explicit Parser(std::string_view in)
+        : in_(in), store_(spare_ ? std::move(spare_) : std::make_unique<JsonStore>()) {
+        store_->clear();
+    }
+    ~Parser() {
+        if (!store_->large()) spare_ = std::move(store_);
+    }
+    Parser(const Parser&) = delete;
+    Parser& operator=(const Parser&) = delete;
+
+    std::span<const Json> items(const Json& array) const noexcept {
+        return std::span<const Json>(store_->items).subspan(array.first, array.count);
+    }
+    std::span<const JsonMember> members(const Json& object) const noexcept {
+        return std::span<const JsonMember>(store_->members).subspan(object.first, object.count);
+    }
 
     Json parseDocument() {
         if (in_.substr(0, 3) == "\xEF\xBB\xBF") pos_ = 3;  // a UTF-8 byte order mark
@@ -194,6 +253,7 @@ class Parser {
     void parseObject(Json& v, int depth) {
         if (depth > kMaxDepth) fail("nesting deeper than " + std::to_string(kMaxDepth));
         v.kind = Json::Kind::kObject;
+        const std::size_t base = store_->openMembers.size();
         ++pos_;  // '{'
         skipSpace();
         if (!atEnd() && peek() == '}') {
@@ -211,7 +271,7 @@ class Parser {
             ++pos_;
             skipSpace();
             member.value = parseValue(depth);
-            v.members.push_back(std::move(member));
+            store_->openMembers.push_back(member);
             skipSpace();
             if (atEnd()) fail("unexpected end of input in an object");
             if (peek() == ',') {
@@ -220,6 +280,7 @@ class Parser {
             }
             if (peek() == '}') {
                 ++pos_;
+                close(store_->openMembers, base, store_->members, v);
                 return;
             }
             fail("expected ',' or '}'");
@@ -229,6 +290,7 @@ class Parser {
     void parseArray(Json& v, int depth) {
         if (depth > kMaxDepth) fail("nesting deeper than " + std::to_string(kMaxDepth));
         v.kind = Json::Kind::kArray;
+        const std::size_t base = store_->openItems.size();
         ++pos_;  // '['
         skipSpace();
         if (!atEnd() && peek() == ']') {
@@ -237,7 +299,8 @@ class Parser {
         }
         for (;;) {
             skipSpace();
-            v.items.push_back(parseValue(depth));
+            const Json item = parseValue(depth);
+            store_->openItems.push_back(item);
             skipSpace();
             if (atEnd()) fail("unexpected end of input in an array");
             if (peek() == ',') {
@@ -246,13 +309,24 @@ class Parser {
             }
             if (peek() == ']') {
                 ++pos_;
+                close(store_->openItems, base, store_->items, v);
                 return;
             }
             fail("expected ',' or ']'");
         }
     }
 
-    std::string parseNumber() {
+    // Moves the elements of the array or object `v` that just closed, the
+    // last of `open` from `base` on, to their place in `done`.
+    template <typename T>
+    static void close(std::vector<T>& open, std::size_t base, std::vector<T>& done, Json& v) {
+        v.first = done.size();
+        v.count = open.size() - base;
+        done.insert(done.end(), open.begin() + static_cast<std::ptrdiff_t>(base), open.end());
+        open.resize(base);
+    }
+
+    std::string_view parseNumber() {
         const std::size_t start = pos_;
         auto digits = [&] {
             std::size_t n = 0;
@@ -279,7 +353,7 @@ class Parser {
             if (digits() == 0) fail("expected a digit in the exponent");
         }
         if (!atEnd() && peek() >= '0' && peek() <= '9') fail("leading zeros are not allowed");
-        return std::string(in_.substr(start, pos_ - start));
+        return in_.substr(start, pos_ - start);
     }
 
     unsigned hex4() {
@@ -319,9 +393,29 @@ class Parser {
         }
     }
 
-    std::string parseString() {
+    // A string without escapes is a view of the input (no copy); one with
+    // escapes is decoded into owned_.
+    std::string_view parseString() {
         ++pos_;  // '"'
-        std::string out;
+        const std::size_t start = pos_;
+        for (;;) {
+            if (atEnd()) fail("unterminated string");
+            const auto c = static_cast<unsigned char>(peek());
+            if (c == '"') {
+                ++pos_;
+                return in_.substr(start, pos_ - 1 - start);
+            }
+            if (c < 0x20) fail("unescaped control character in a string");
+            if (c == '\\') break;
+            if (c >= 0x80) {
+                const std::size_t len = utf8Length(in_, pos_);
+                if (len == 0) fail("invalid UTF-8 in a string");
+                pos_ += len;
+                continue;
+            }
+            pos_ = plainRunEnd(in_, pos_);
+        }
+        std::string& out = owned_.emplace_front(in_.substr(start, pos_ - start));
         for (;;) {
             if (atEnd()) fail("unterminated string");
             const auto c = static_cast<unsigned char>(peek());
@@ -338,9 +432,9 @@ class Parser {
                 continue;
             }
             if (c != '\\') {
-                const std::size_t start = pos_;
+                const std::size_t run = pos_;
                 pos_ = plainRunEnd(in_, pos_);
-                out.append(in_.substr(start, pos_ - start));  // copied at once
+                out.append(in_.substr(run, pos_ - run));  // copied at once
                 continue;
             }
             const std::size_t escape = pos_;
@@ -391,7 +485,17 @@ class Parser {
 
     std::string_view in_;
     std::size_t pos_ = 0;
+    // Decoded strings that had escapes; a list, so that adding one moves none
+    // (the tree holds views of them) and an input without escapes allocates
+    // nothing here.
+    std::forward_list<std::string> owned_;
+    std::unique_ptr<JsonStore> store_;
+    // The thread's store while no Parser has it (one nested in another would
+    // make its own).
+    static thread_local std::unique_ptr<JsonStore> spare_;
 };
+
+thread_local std::unique_ptr<JsonStore> Parser::spare_;
 
 // ---------------------------------------------------------------- base64
 
@@ -454,6 +558,217 @@ std::optional<std::string> base64Decode(std::string_view in) {
     }
     return out;
 }
+
+// ---------------------------------------------------------------- field tables
+
+// Reading a field's name, type and union membership from the schema means
+// decoding its node each time (getProto, getType, findFieldByName); the walkers
+// below read them from a table built once per struct schema instead.
+
+bool isPointer(capnp::Type type) {
+    switch (type.which()) {
+        case W::TEXT:
+        case W::DATA:
+        case W::LIST:
+        case W::STRUCT:
+        case W::INTERFACE:
+        case W::ANY_POINTER:
+            return true;
+        default:
+            return false;
+    }
+}
+
+struct FieldInfo {
+    capnp::StructSchema::Field field;
+    capnp::Type type;       // a group's is the group's struct
+    std::string_view name;  // in the schema's node
+    bool group = false;
+    bool inUnion = false;
+    bool pointer = false;  // a slot (not a group) of a pointer type
+    // A Text slot outside any union: read and written through its pointer
+    // directly, as DynamicStruct would after looking the field up again.
+    bool plainText = false;
+    std::uint32_t offset = 0;  // the slot's offset (in pointers, for Text)
+};
+
+struct StructInfo {
+    std::vector<FieldInfo> fields;      // in the schema's order: fields[i].field.getIndex() == i
+    std::vector<std::uint16_t> byName;  // indices into fields, sorted by name
+    bool hasUnion = false;
+    std::uint16_t dataWords = 0;  // the sizes of a new struct of this type
+    std::uint16_t pointers = 0;
+
+    explicit StructInfo(capnp::StructSchema schema) {
+        const auto list = schema.getFields();
+        fields.reserve(list.size());
+        for (auto field : list) {
+            const auto proto = field.getProto();
+            const auto name = proto.getName();
+            FieldInfo& info = fields.emplace_back();
+            info.field = field;
+            info.type = field.getType();
+            info.name = std::string_view(name.begin(), name.size());
+            info.group = proto.isGroup();
+            info.inUnion = proto.getDiscriminantValue() != capnp::schema::Field::NO_DISCRIMINANT;
+            info.pointer = !info.group && isPointer(info.type);
+            if (!info.group) info.offset = proto.getSlot().getOffset();
+            info.plainText = !info.group && !info.inUnion && info.type.which() == W::TEXT;
+        }
+        byName.resize(fields.size());
+        std::iota(byName.begin(), byName.end(), std::uint16_t{0});
+        std::sort(byName.begin(), byName.end(), [&](std::uint16_t a, std::uint16_t b) {
+            return fields[a].name < fields[b].name;
+        });
+        const auto node = schema.getProto().getStruct();
+        hasUnion = node.getDiscriminantCount() != 0;
+        dataWords = node.getDataWordCount();
+        pointers = node.getPointerCount();
+    }
+
+    /// The field called `name` (names are unique within a struct), or nullptr.
+    /// A key with an escaped NUL is read up to it, as capnp's findFieldByName,
+    /// which takes a C string, read it.
+    const FieldInfo* find(std::string_view name) const noexcept {
+        name = name.substr(0, name.find('\0'));
+        const auto it = std::lower_bound(
+            byName.begin(), byName.end(), name,
+            [&](std::uint16_t index, std::string_view key) { return fields[index].name < key; });
+        if (it == byName.end() || fields[*it].name != name) return nullptr;
+        return &fields[*it];
+    }
+};
+
+// A schema's identity: capnp compares schemas by the address of their
+// branded raw schema, which is all a Schema holds.
+const void* identity(capnp::Schema schema) noexcept {
+    static_assert(sizeof(capnp::Schema) == sizeof(const void*) &&
+                  std::is_trivially_copyable_v<capnp::Schema>);
+    const void* raw = nullptr;
+    std::memcpy(&raw, &schema, sizeof raw);
+    return raw;
+}
+
+// Whether `schema` is compiled into a module that stays loaded for the rest of
+// the process, so that its address names it for good. A schema a
+// capnp::SchemaLoader made lives on the heap and dies with its loader, after
+// which another schema (a different version of the same node, say) may get
+// the same address: such schemas are not cached.
+bool lastsForever(capnp::Schema schema) {
+    const void* raw = identity(schema);
+    const void* node = capnp::AnyStruct::Reader(schema.getProto()).getDataSection().begin();
+    Dl_info info{};
+    void* rawModule = nullptr;
+    void* nodeModule = nullptr;
+    if (dladdr1(raw, &info, &rawModule, RTLD_DL_LINKMAP) == 0 || rawModule == nullptr) return false;
+    if (dladdr1(node, &info, &nodeModule, RTLD_DL_LINKMAP) == 0 || nodeModule != rawModule)
+        return false;
+    void* program = dlopen(nullptr, RTLD_NOW);
+    void* programModule = nullptr;
+    if (program != nullptr && dlinfo(program, RTLD_DI_LINKMAP, &programModule) == 0 &&
+        programModule == rawModule)
+        return true;  // the executable is never unloaded
+    // A shared object could be unloaded and another mapped at its address:
+    // pin it. The handle is never closed, on purpose.
+    const char* path = static_cast<const link_map*>(rawModule)->l_name;
+    return path != nullptr && *path != '\0' &&
+           dlopen(path, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != nullptr;
+}
+
+// Tables of long-lived schemas, built once and never freed, so a pointer to
+// one stays valid; each thread keeps its last few in a small direct-mapped
+// cache it reads without a lock.
+class SharedInfos {
+ public:
+    static const StructInfo* find(capnp::StructSchema schema) {
+        const void* key = identity(schema);
+        Recent& slot = recent_[(reinterpret_cast<std::uintptr_t>(key) >> 3) % recent_.size()];
+        if (slot.key == key) return slot.info;
+        const StructInfo* info = lookup(key);
+        if (info == nullptr) {
+            if (!lastsForever(schema)) {
+                // Remembered as not cached, which is safe however the address
+                // is reused: it only means building the table per call.
+                slot = Recent{key, nullptr};
+                return nullptr;
+            }
+            auto built = std::make_unique<const StructInfo>(schema);  // outside the lock
+            Store& store = instance();
+            const std::unique_lock lock(store.mutex);
+            // A thread that saw the schema at the same time may have won.
+            info = store.map.try_emplace(key, std::move(built)).first->second.get();
+        }
+        slot = Recent{key, info};
+        return info;
+    }
+
+ private:
+    struct Store {
+        std::shared_mutex mutex;
+        std::unordered_map<const void*, std::unique_ptr<const StructInfo>> map;
+    };
+    struct Recent {
+        const void* key = nullptr;
+        const StructInfo* info = nullptr;  // nullptr: not to be cached
+    };
+
+    // Never destroyed: a thread may still encode while the process exits, and
+    // the per-thread caches point into it.
+    static Store& instance() {
+        static Store* const store = std::make_unique<Store>().release();
+        return *store;
+    }
+
+    static const StructInfo* lookup(const void* key) {
+        Store& store = instance();
+        const std::shared_lock lock(store.mutex);
+        const auto it = store.map.find(key);
+        return it == store.map.end() ? nullptr : it->second.get();
+    }
+
+    static thread_local std::array<Recent, 16> recent_;
+};
+
+thread_local std::array<SharedInfos::Recent, 16> SharedInfos::recent_{};
+
+// The tables one call uses: shared ones, or, for a schema that is not cached,
+// one built for this call (once, however many of its structs the value has).
+class Infos {
+ public:
+    const StructInfo& of(capnp::StructSchema schema) {
+        // Local ones first: asking whether a schema lasts is the slow part.
+        const void* key = identity(schema);
+        for (const auto& [k, info] : local_)
+            if (k == key) return *info;
+        if (const StructInfo* shared = SharedInfos::find(schema)) return *shared;
+        return *local_.emplace_back(key, std::make_unique<const StructInfo>(schema)).second;
+    }
+
+ private:
+    std::vector<std::pair<const void*, std::unique_ptr<const StructInfo>>> local_;
+};
+
+}  // namespace
+
+namespace detail {
+
+capnp::DynamicStruct::Builder initRoot(capnp::MessageBuilder& message, capnp::StructSchema schema) {
+    const StructInfo* info = nullptr;
+    try {
+        info = SharedInfos::find(schema);
+    } catch (const kj::Exception&) {
+        // A schema capnp cannot read: decoding into it reports that, in context.
+    }
+    if (info != nullptr)
+        return message.getRoot<capnp::AnyPointer>()
+            .initAsAnyStruct(info->dataWords, info->pointers)
+            .as<capnp::DynamicStruct>(schema);
+    return message.initRoot<capnp::DynamicStruct>(schema);
+}
+
+}  // namespace detail
+
+namespace {
 
 // ---------------------------------------------------------------- JSON -> capnp
 
@@ -518,21 +833,36 @@ class FieldSet {
 
 struct Slot {
     capnp::DynamicStruct::Builder* parent = nullptr;
-    std::optional<capnp::StructSchema::Field> field;
+    const FieldInfo* field = nullptr;
     capnp::DynamicList::Builder* list = nullptr;
     unsigned index = 0;
 
     void set(const capnp::DynamicValue::Reader& value) const {
         if (parent)
-            parent->set(*field, value);
+            parent->set(field->field, value);
         else
             list->set(index, value);
     }
+    // Copied in place: a Text::Reader would need a NUL after the bytes, so
+    // a view into the JSON input could not be set directly.
+    void setText(std::string_view text) const {
+        const auto size = static_cast<unsigned>(text.size());
+        capnp::Text::Builder out;
+        if (parent != nullptr && field->plainText) {
+            auto pointers = parent->as<capnp::AnyStruct>().getPointerSection();
+            out = field->offset < pointers.size()
+                      ? pointers[field->offset].initAs<capnp::Text>(size)
+                      : init(size).as<capnp::Text>();
+        } else {
+            out = init(size).as<capnp::Text>();
+        }
+        if (!text.empty()) std::memcpy(out.begin(), text.data(), text.size());
+    }
     capnp::DynamicValue::Builder init(unsigned size) const {
-        return parent ? parent->init(*field, size) : list->init(index, size);
+        return parent ? parent->init(field->field, size) : list->init(index, size);
     }
     capnp::DynamicStruct::Builder structure() const {
-        return parent ? parent->init(*field).as<capnp::DynamicStruct>()
+        return parent ? parent->init(field->field).as<capnp::DynamicStruct>()
                       : (*list)[index].as<capnp::DynamicStruct>();
     }
 };
@@ -546,6 +876,8 @@ struct Integer {
 
 class Decoder {
  public:
+    explicit Decoder(const Parser& parser) : parser_(parser) {}
+
     void decodeStruct(const Json& v, capnp::DynamicStruct::Builder out, const Path& path) {
         const auto schema = out.getSchema();
         if (v.kind != Json::Kind::kObject) {
@@ -555,29 +887,27 @@ class Decoder {
                                                         kindName(v.kind));
             fail(path, "expected " + schemaName(schema) + " (an object), got " + kindName(v.kind));
         }
+        const StructInfo& info = infos_.of(schema);
         // Duplicates are found by field index: every accepted key names a field.
-        FieldSet seen(schema.getFields().size());
-        std::optional<capnp::StructSchema::Field> unionMember;
-        for (const auto& member : v.members) {
+        FieldSet seen(static_cast<unsigned>(info.fields.size()));
+        const FieldInfo* unionMember = nullptr;
+        for (const auto& member : parser_.members(v)) {
             const Path childPath{&path, member.key};
-            KJ_IF_MAYBE (found, schema.findFieldByName(member.key)) {
-                const auto field = *found;
-                if (!seen.insert(field.getIndex())) fail(childPath, "given more than once");
-                if (field.getProto().getDiscriminantValue() !=
-                    capnp::schema::Field::NO_DISCRIMINANT) {
-                    if (unionMember) {
-                        const Path unionPath{&path, unionMember->getProto().getName().cStr()};
-                        throw Error(Code::kInvalidArgument,
-                                    "fields '" + unionPath.str() + "' and '" + childPath.str() +
-                                        "' are members of the same union: give only one");
-                    }
-                    unionMember = field;
-                }
-                decodeField(member.value, out, field, childPath);
-            } else {
+            const FieldInfo* field = info.find(member.key);
+            if (field == nullptr)
                 throw Error(Code::kInvalidArgument,
                             "unknown field '" + childPath.str() + "' in " + schemaName(schema));
+            if (!seen.insert(field->field.getIndex())) fail(childPath, "given more than once");
+            if (field->inUnion) {
+                if (unionMember != nullptr) {
+                    const Path unionPath{&path, unionMember->name};
+                    throw Error(Code::kInvalidArgument,
+                                "fields '" + unionPath.str() + "' and '" + childPath.str() +
+                                    "' are members of the same union: give only one");
+                }
+                unionMember = field;
             }
+            decodeField(member.value, out, *field, childPath);
         }
     }
 
@@ -586,29 +916,26 @@ class Decoder {
         throw Error(Code::kInvalidArgument, "field '" + path.str() + "': " + what);
     }
 
-    void decodeField(const Json& v, capnp::DynamicStruct::Builder& out,
-                     capnp::StructSchema::Field field, const Path& path) {
-        const bool member =
-            field.getProto().getDiscriminantValue() != capnp::schema::Field::NO_DISCRIMINANT;
-        const auto type = field.getType();
-        if (v.kind == Json::Kind::kNull && type.which() != W::VOID) {
+    void decodeField(const Json& v, capnp::DynamicStruct::Builder& out, const FieldInfo& field,
+                     const Path& path) {
+        if (v.kind == Json::Kind::kNull && field.type.which() != W::VOID) {
             // null: the default; for a union member, the member with its default.
-            if (member) {
-                if (field.getProto().isGroup())
-                    out.init(field);
+            if (field.inUnion) {
+                if (field.group)
+                    out.init(field.field);
                 else
-                    out.clear(field);
+                    out.clear(field.field);
             }
             return;
         }
-        if (field.getProto().isGroup()) {
-            decodeStruct(v, out.init(field).as<capnp::DynamicStruct>(), path);
+        if (field.group) {
+            decodeStruct(v, out.init(field.field).as<capnp::DynamicStruct>(), path);
             return;
         }
         Slot slot;
         slot.parent = &out;
-        slot.field = field;
-        decodeValue(v, type, slot, path);
+        slot.field = &field;
+        decodeValue(v, field.type, slot, path);
     }
 
     void decodeValue(const Json& v, capnp::Type type, const Slot& slot, const Path& path) {
@@ -658,7 +985,7 @@ class Decoder {
             case W::TEXT:
                 if (v.kind != Json::Kind::kString) expected(v, type, path);
                 if (v.text.size() > kMaxListSize - 1) fail(path, "text too long");
-                slot.set(capnp::Text::Reader(v.text.c_str(), v.text.size()));
+                slot.setText(v.text);
                 return;
             case W::DATA:
                 decodeData(v, type, slot, path);
@@ -689,8 +1016,8 @@ class Decoder {
 
     // The value as the user wrote it, for messages.
     static std::string display(const Json& v) {
-        if (v.kind == Json::Kind::kString) return "'" + v.text + "'";
-        return v.text;
+        if (v.kind == Json::Kind::kString) return "'" + std::string(v.text) + "'";
+        return std::string(v.text);
     }
 
     static bool isNumberLexeme(std::string_view s) {
@@ -820,10 +1147,11 @@ class Decoder {
             return;
         }
         if (v.kind == Json::Kind::kArray) {  // capnp::JsonCodec's default form
-            if (v.items.size() > kMaxListSize) fail(path, "data too long");
-            auto data = slot.init(static_cast<unsigned>(v.items.size())).as<capnp::Data>();
-            for (std::size_t i = 0; i < v.items.size(); ++i) {
-                const auto& item = v.items[i];
+            const auto items = parser_.items(v);
+            if (items.size() > kMaxListSize) fail(path, "data too long");
+            auto data = slot.init(static_cast<unsigned>(items.size())).as<capnp::Data>();
+            for (std::size_t i = 0; i < items.size(); ++i) {
+                const auto& item = items[i];
                 const Path itemPath{&path, i};
                 if (item.kind != Json::Kind::kNumber)
                     fail(itemPath,
@@ -838,13 +1166,14 @@ class Decoder {
 
     void decodeList(const Json& v, capnp::ListSchema schema, const Slot& slot, const Path& path) {
         if (v.kind != Json::Kind::kArray) expected(v, schema, path, "an array");
-        if (v.items.size() > kMaxListSize) fail(path, "list too long");
+        const auto items = parser_.items(v);
+        if (items.size() > kMaxListSize) fail(path, "list too long");
         const auto elementType = schema.getElementType();
         if (elementType.which() == W::INTERFACE || elementType.which() == W::ANY_POINTER)
             fail(path, typeName(schema) + " has no JSON form");
-        auto list = slot.init(static_cast<unsigned>(v.items.size())).as<capnp::DynamicList>();
-        for (std::size_t i = 0; i < v.items.size(); ++i) {
-            const auto& item = v.items[i];
+        auto list = slot.init(static_cast<unsigned>(items.size())).as<capnp::DynamicList>();
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            const auto& item = items[i];
             if (item.kind == Json::Kind::kNull && elementType.which() != W::VOID)
                 continue;  // the element's default
             Slot element;
@@ -856,7 +1185,8 @@ class Decoder {
 
     void decodeEnum(const Json& v, capnp::EnumSchema schema, const Slot& slot, const Path& path) {
         if (v.kind == Json::Kind::kString) {
-            KJ_IF_MAYBE (e, schema.findEnumerantByName(v.text)) {
+            const std::string name(v.text);  // capnp wants it NUL-terminated
+            KJ_IF_MAYBE (e, schema.findEnumerantByName(name)) {
                 slot.set(capnp::DynamicEnum(*e));
                 return;
             }
@@ -865,7 +1195,7 @@ class Decoder {
                 if (!names.empty()) names += ", ";
                 names += e.getProto().getName().cStr();
             }
-            fail(path, "unknown enumerant '" + v.text + "' of " + schemaName(schema) +
+            fail(path, "unknown enumerant '" + name + "' of " + schemaName(schema) +
                            " (expected one of: " + names + ")");
         }
         if (v.kind == Json::Kind::kNumber) {
@@ -875,6 +1205,9 @@ class Decoder {
         }
         expected(v, schema, path, "an enumerant name");
     }
+
+    const Parser& parser_;
+    Infos infos_;
 };
 
 // ---------------------------------------------------------------- capnp -> JSON
@@ -888,34 +1221,40 @@ class Writer {
     std::string take() { return std::move(out_); }
 
     void writeStruct(capnp::DynamicStruct::Reader s, const Path& path) {
-        const auto schema = s.getSchema();
+        const StructInfo& info = infos_.of(s.getSchema());
         std::optional<unsigned> active;
-        KJ_IF_MAYBE (f, s.which()) {
-            active = f->getIndex();
+        if (info.hasUnion) {
+            KJ_IF_MAYBE (f, s.which()) {
+                active = f->getIndex();
+            }
         }
+        const auto pointers = s.as<capnp::AnyStruct>().getPointerSection();
         bool any = false;
         out_ += '{';
         ++depth_;
-        for (auto field : schema.getFields()) {
-            const auto proto = field.getProto();
-            const bool member =
-                proto.getDiscriminantValue() != capnp::schema::Field::NO_DISCRIMINANT;
-            if (member && active != field.getIndex()) continue;
-            const auto type = field.getType();
-            const bool pointer = !proto.isGroup() && isPointer(type);
-            const auto nameText = proto.getName();
-            const std::string_view name(nameText.cStr(), nameText.size());
-            const Path childPath{&path, name};
-            if (pointer && !s.has(field)) {
-                if (!member) continue;
+        for (const FieldInfo& field : info.fields) {
+            if (field.inUnion && active != field.field.getIndex()) continue;
+            const Path childPath{&path, field.name};
+            if (field.plainText) {
+                // A struct written by an older schema may have fewer pointers:
+                // the field is then unset, as capnp reads it.
+                if (field.offset >= pointers.size() || pointers[field.offset].isNull()) continue;
                 separator(any);
-                key(name);
+                key(field.name);
+                const auto text = pointers[field.offset].getAs<capnp::Text>();
+                writeString(std::string_view(text.begin(), text.size()));
+                continue;
+            }
+            if (field.pointer && !s.has(field.field)) {
+                if (!field.inUnion) continue;
+                separator(any);
+                key(field.name);
                 out_ += "null";
                 continue;
             }
             separator(any);
-            key(name);
-            writeValue(s.get(field), type, childPath);
+            key(field.name);
+            writeValue(s.get(field.field), field.type, childPath);
         }
         --depth_;
         if (any) newline();
@@ -923,20 +1262,6 @@ class Writer {
     }
 
  private:
-    static bool isPointer(capnp::Type type) {
-        switch (type.which()) {
-            case W::TEXT:
-            case W::DATA:
-            case W::LIST:
-            case W::STRUCT:
-            case W::INTERFACE:
-            case W::ANY_POINTER:
-                return true;
-            default:
-                return false;
-        }
-    }
-
     void newline() {
         if (!pretty_) return;
         out_ += '\n';
@@ -1111,6 +1436,7 @@ class Writer {
     std::string out_;
     bool pretty_;
     int depth_ = 0;
+    Infos infos_;
 };
 
 }  // namespace
@@ -1127,9 +1453,10 @@ std::string toJson(const capnp::DynamicStruct::Reader& value, JsonOptions option
 }
 
 void fromJson(std::string_view json, capnp::DynamicStruct::Builder out) {
-    const Json root = Parser(json).parseDocument();
+    Parser parser(json);  // outlives root, which points into it
+    const Json root = parser.parseDocument();
     try {
-        Decoder().decodeStruct(root, out, Path{});
+        Decoder(parser).decodeStruct(root, out, Path{});
     } catch (const kj::Exception& e) {
         throw Error(Code::kInvalidArgument, std::string("cannot decode JSON into ") +
                                                 schemaName(out.getSchema()) + ": " +

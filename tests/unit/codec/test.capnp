@@ -71,3 +71,14 @@ struct Tree {
   label @0 :Text;
   children @1 :List(Tree);
 }
+
+# Used by one test only, so that its threads are the first to encode it.
+struct FirstSeen {
+  label @0 :Text;
+  count @1 :Int32;
+  inner @2 :Inner;
+  union {
+    none @3 :Void;
+    word @4 :Text;
+  }
+}

@@ -11,6 +11,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <string_view>
@@ -20,6 +21,17 @@
 using greeter::HelloRequest;
 using greeter::HelloResponse;
 using greeter::Welcome;
+
+namespace {
+
+// "Hello NAME", written straight into the response: no temporary strings.
+void greet(std::string_view name, HelloResponse::Builder out) {
+    constexpr std::string_view kHello = "Hello ";
+    capnp::Text::Builder greeting = out.initGreeting(kHello.size() + name.size());
+    std::copy(name.begin(), name.end(), std::copy(kHello.begin(), kHello.end(), greeting.begin()));
+}
+
+}  // namespace
 
 int main(int argc, char** argv) try {
     std::optional<std::filesystem::path> manifest;
@@ -44,14 +56,15 @@ int main(int argc, char** argv) try {
     micro::Runtime rt = micro::Runtime::load(micro::findManifest(manifest));
     micro::Service service(rt, options);
 
+    const std::string& node = service.nodeId();
     service.handle<HelloRequest, HelloResponse>(
         "Greeter.Hello",
-        [&service](micro::ServerCall& call, HelloRequest::Reader in, HelloResponse::Builder out) {
-            std::string name = in.getName();
+        [&node](micro::ServerCall& call, HelloRequest::Reader in, HelloResponse::Builder out) {
+            std::string_view name = in.getName().cStr();  // a view into the request
             if (name.empty())
                 throw micro::Error(micro::Code::kInvalidArgument, "field 'name': empty");
-            out.setGreeting("Hello " + name);
-            call.responseMetadata.emplace_back("greeter-node", service.nodeId());
+            greet(name, out);
+            call.responseMetadata.emplace_back("greeter-node", node);
         },
         {.idempotent = true});
 
@@ -65,7 +78,7 @@ int main(int argc, char** argv) try {
                 auto request = micro::codec::decode<HelloRequest>(type, message, in);
                 capnp::MallocMessageBuilder out;
                 auto reply = out.initRoot<HelloResponse>();
-                reply.setGreeting("Hello " + std::string(request.getName().cStr()));
+                greet(request.getName().cStr(), reply);
                 stream.send(micro::codec::encode<HelloResponse>(type, reply.asReader()));
             }
         });

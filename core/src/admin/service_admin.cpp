@@ -4,7 +4,10 @@
 
 #include <fmt/core.h>
 
+#include <array>
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <new>
@@ -15,22 +18,71 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Codes OK..UNAUTHENTICATED keep their series; any other code (labelled
+// UNKNOWN) is looked up on each call, as every code used to be.
+constexpr std::size_t kKeptCodes = static_cast<std::size_t>(Code::kUnauthenticated) + 1;
+
+// One endpoint's series, each found on its first use and kept. Two first
+// calls may both look a series up: they find the same one, so either store
+// is right. Release/acquire hand the series' construction to later readers.
+class EndpointSeries {
+ public:
+    EndpointSeries(metrics::Family<metrics::Counter>& calls,
+                   metrics::Family<metrics::Histogram>& duration, metrics::Gauge& inFlight,
+                   std::string service, std::string endpoint)
+        : inFlight(inFlight),
+          callsFamily_(calls),
+          durationFamily_(duration),
+          service_(std::move(service)),
+          endpoint_(std::move(endpoint)) {}
+
+    metrics::Gauge& inFlight;
+
+    metrics::Histogram& duration() {
+        metrics::Histogram* h = duration_.load(std::memory_order_acquire);
+        if (h == nullptr) {
+            h = &durationFamily_.with({service_, endpoint_});
+            duration_.store(h, std::memory_order_release);
+        }
+        return *h;
+    }
+
+    metrics::Counter& calls(Code code) {
+        const auto i = static_cast<std::uint32_t>(code);
+        if (i >= kKeptCodes) return lookup(code);
+        metrics::Counter* c = calls_[i].load(std::memory_order_acquire);
+        if (c == nullptr) {
+            c = &lookup(code);
+            calls_[i].store(c, std::memory_order_release);
+        }
+        return *c;
+    }
+
+ private:
+    metrics::Counter& lookup(Code code) {
+        return callsFamily_.with({service_, endpoint_, metrics::codeLabel(static_cast<int>(code))});
+    }
+
+    metrics::Family<metrics::Counter>& callsFamily_;
+    metrics::Family<metrics::Histogram>& durationFamily_;
+    const std::string service_;
+    const std::string endpoint_;
+    std::atomic<metrics::Histogram*> duration_{nullptr};
+    std::array<std::atomic<metrics::Counter*>, kKeptCodes> calls_{};
+};
+
 // Records one call when the middleware chain returns or throws.
 struct CallRecord {
-    metrics::Family<metrics::Counter>& calls;
-    metrics::Family<metrics::Histogram>& duration;
-    metrics::Gauge& inFlight;
-    std::string_view service;
-    std::string_view endpoint;
+    EndpointSeries& series;
     Clock::time_point start = Clock::now();
     Code code = Code::kOk;
 
     ~CallRecord() {
-        inFlight.add(-1);
+        series.inFlight.add(-1);
         try {
             std::chrono::duration<double> took = Clock::now() - start;
-            duration.with({service, endpoint}).observe(took.count());
-            calls.with({service, endpoint, metrics::codeLabel(static_cast<int>(code))}).add();
+            series.duration().observe(took.count());
+            series.calls(code).add();
         } catch (...) {
             // Only a first call of a new (endpoint, code) allocates; losing
             // that one count beats failing the call.
@@ -56,25 +108,30 @@ ServiceAdmin::ServiceAdmin(Runtime& runtime, std::string service)
 
 ServiceAdmin::~ServiceAdmin() { stop(); }
 
-ServerMiddleware ServiceAdmin::middleware() {
-    // Captures only what lives as long as the global registry, so a call
-    // finishing late never touches a destroyed service.
-    return [calls = &calls_, duration = &duration_, inFlight = &inFlight_, service = service_](
-               ServerCall& call, const ServerHandler& next) {
-        inFlight->add(1);
-        CallRecord record{*calls, *duration, *inFlight, service, call.endpoint};
-        try {
-            next(call);
-        } catch (const Error& e) {
-            record.code = e.code();
-            throw;
-        } catch (const std::bad_alloc&) {
-            record.code = Code::kResourceExhausted;
-            throw;
-        } catch (...) {
-            record.code = Code::kInternal;
-            throw;
-        }
+std::function<ServerMiddleware(std::string_view endpoint)> ServiceAdmin::middleware() {
+    // Captures only what lives as long as the global registry (and what the
+    // middleware owns), so a call finishing late never touches a destroyed
+    // service.
+    return [calls = &calls_, duration = &duration_, inFlight = &inFlight_,
+            service = service_](std::string_view endpoint) -> ServerMiddleware {
+        auto series = std::make_shared<EndpointSeries>(*calls, *duration, *inFlight, service,
+                                                       std::string(endpoint));
+        return [series](ServerCall& call, const ServerHandler& next) {
+            series->inFlight.add(1);
+            CallRecord record{*series};
+            try {
+                next(call);
+            } catch (const Error& e) {
+                record.code = e.code();
+                throw;
+            } catch (const std::bad_alloc&) {
+                record.code = Code::kResourceExhausted;
+                throw;
+            } catch (...) {
+                record.code = Code::kInternal;
+                throw;
+            }
+        };
     };
 }
 

@@ -11,8 +11,10 @@
 #include <micro/rpc/call.hpp>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace micro {
 class Runtime;
@@ -31,7 +33,11 @@ class ServiceAdmin {
     /// micro_server_calls_total{service,endpoint,code},
     /// micro_server_call_duration_seconds{service,endpoint},
     /// micro_server_in_flight{service}. Install it first, so it is outermost.
-    ServerMiddleware middleware();
+    /// Made per endpoint (rpc::Server::usePerEndpoint): each endpoint's
+    /// middleware keeps its series once it has found them, so a call does no
+    /// label lookup. A series still appears on its first call, as it would
+    /// with a lookup per call.
+    std::function<ServerMiddleware(std::string_view endpoint)> middleware();
 
     /// Start the admin endpoint on `address` ($MICRO_ADMIN_ADDRESS, when set,
     /// replaces it; "off" or empty: none). Logs the address on stderr and

@@ -9,11 +9,14 @@
 
 #include <micro/transport.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -23,9 +26,12 @@ class Channel {
    public:
     using Clock = std::chrono::steady_clock;
 
+    /// Once, before the channel sends: senders read the connection without
+    /// the mutex (see raw_).
     void attach(std::shared_ptr<Connection> connection) {
         std::lock_guard lock(mutex_);
         connection_ = std::move(connection);
+        raw_.store(connection_.get(), std::memory_order_release);
     }
 
     /// Marks the current thread as running a transport callback for as long
@@ -46,32 +52,20 @@ class Channel {
     /// past `deadline`, RESOURCE_EXHAUSTED when full inside a callback.
     void send(std::span<const Header> headers, std::string_view body,
               Clock::time_point deadline = Clock::time_point::max()) {
-        std::shared_ptr<Connection> c = connection();
-        if (!c) throw Error(Code::kUnavailable, "connection is closed");
-        for (;;) {
-            // Read the generation before trying, so a writable event that
-            // lands between a full send and the wait is not lost.
-            std::uint64_t seen;
-            {
-                std::lock_guard lock(mutex_);
-                seen = writableGeneration_;
-            }
-            if (c->send(headers, body)) return;
-            if (inCallback()) {
-                throw Error(Code::kResourceExhausted, "peer is not reading: its buffer is full");
-            }
-            std::unique_lock lock(mutex_);
-            if (!writable_.wait_until(lock, deadline,
-                                      [&] { return closed_ || writableGeneration_ != seen; })) {
-                throw Error(Code::kDeadlineExceeded, "peer is not reading: send timed out");
-            }
-            if (closed_) throw Error(Code::kUnavailable, "connection is closed");
-        }
+        sendUntil(headers, body, [deadline] { return deadline; });
+    }
+
+    /// The same, waiting no longer than `maxWait` and never past `deadline`.
+    /// The wait is counted from the first full send, so a send that does not
+    /// wait (nearly all of them) reads no clock.
+    void send(std::span<const Header> headers, std::string_view body,
+              Clock::time_point deadline, Clock::duration maxWait) {
+        sendUntil(headers, body, [&] { return std::min(deadline, Clock::now() + maxWait); });
     }
 
     void onWritable() {
         std::lock_guard lock(mutex_);
-        ++writableGeneration_;
+        writableGeneration_.fetch_add(1, std::memory_order_release);
         writable_.notify_all();
     }
     void onClosed() {
@@ -92,6 +86,36 @@ class Channel {
     }
 
    private:
+    template <typename DeadlineFn>
+    void sendUntil(std::span<const Header> headers, std::string_view body, DeadlineFn deadlineOf) {
+        // No copy of the shared_ptr and no lock: attach() published the
+        // connection before any send, and connection_ keeps it alive for as
+        // long as this channel, which the caller holds.
+        Connection* c = raw_.load(std::memory_order_acquire);
+        if (c == nullptr) throw Error(Code::kUnavailable, "connection is closed");
+        std::optional<Clock::time_point> deadline;
+        for (;;) {
+            // Read the generation before trying, so a writable event that
+            // lands between a full send and the wait is not lost. It only
+            // changes under mutex_, so the wait below, which checks it under
+            // mutex_, cannot miss an increment made after this read.
+            std::uint64_t seen = writableGeneration_.load(std::memory_order_acquire);
+            if (c->send(headers, body)) return;
+            if (inCallback()) {
+                throw Error(Code::kResourceExhausted, "peer is not reading: its buffer is full");
+            }
+            if (!deadline) deadline = deadlineOf();
+            std::unique_lock lock(mutex_);
+            if (!writable_.wait_until(lock, *deadline, [&] {
+                    return closed_ ||
+                           writableGeneration_.load(std::memory_order_relaxed) != seen;
+                })) {
+                throw Error(Code::kDeadlineExceeded, "peer is not reading: send timed out");
+            }
+            if (closed_) throw Error(Code::kUnavailable, "connection is closed");
+        }
+    }
+
     mutable std::mutex mutex_;
     std::condition_variable writable_;
     static bool& inCallback() noexcept {
@@ -99,8 +123,10 @@ class Channel {
         return flag;
     }
 
-    std::shared_ptr<Connection> connection_;
-    std::uint64_t writableGeneration_ = 0;
+    std::shared_ptr<Connection> connection_;  // written once, by attach()
+    std::atomic<Connection*> raw_{nullptr};     // connection_.get(), for senders
+    // Written under mutex_; read without it before a send (see sendUntil).
+    std::atomic<std::uint64_t> writableGeneration_{0};
     bool closed_ = false;
 };
 

@@ -31,10 +31,6 @@ struct StringHash {
 // The longest a reply may wait for a caller that does not read.
 constexpr std::chrono::seconds kReplyWait{10};
 
-Clock::time_point replyDeadline(const ServerCall& call) {
-    return std::min(call.deadline, Clock::now() + kReplyWait);
-}
-
 ServerHandler compose(const std::vector<ServerMiddleware>& chain, ServerHandler last) {
     for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
         last = [mw = *it, next = std::move(last)](ServerCall& call) { mw(call, next); };
@@ -60,6 +56,13 @@ Metadata metadataOf(std::span<const micro_kv> headers) {
 
 }  // namespace
 
+// One endpoint and what listen() derives from it.
+struct Route {
+    Endpoint endpoint;
+    std::vector<ServerMiddleware> chain;  // this endpoint's middleware, outermost first
+    ServerHandler unary;                  // chain and endpoint.unary composed, when unary
+};
+
 // One accepted connection.
 struct ServerConnection {
     std::shared_ptr<Channel> channel = std::make_shared<Channel>();
@@ -69,10 +72,13 @@ struct ServerConnection {
 
 struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
     std::string service;
-    std::unordered_map<std::string, Endpoint, StringHash, std::equal_to<>> endpoints;
-    std::unordered_map<std::string, ServerHandler, StringHash, std::equal_to<>> composed;
-    std::vector<ServerMiddleware> middleware;
+    std::unordered_map<std::string, Route, StringHash, std::equal_to<>> routes;
+    std::vector<EndpointMiddleware> middleware;
 
+    // Fixed at construction. With no handler threads there never is a pool
+    // (the destructor only takes one away), so inline calls neither lock
+    // poolMutex nor read `pool` to find that out: one lock less per call.
+    bool inlineHandlers = false;
     std::mutex poolMutex;
     std::unique_ptr<driver::WorkerPool> pool;
 
@@ -100,7 +106,7 @@ struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
                              {kNotProcessed, "1"}};
         try {
             channel->send(std::span<const Header>(headers, notProcessed ? 6 : 5), body,
-                          Clock::now() + kReplyWait);
+                          Clock::time_point::max(), kReplyWait);
         } catch (const Error&) {
             // The caller is gone or not reading; nobody is left to tell.
             channel->close();
@@ -127,7 +133,9 @@ struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
             h[3 + i] = {call.responseMetadata[i].first, call.responseMetadata[i].second};
         }
         try {
-            channel->send(std::span<const Header>(h, n), call.response, replyDeadline(call));
+            // kReplyWait counts from the first full send: a reply that goes
+            // out at once reads no clock.
+            channel->send(std::span<const Header>(h, n), call.response, call.deadline, kReplyWait);
         } catch (const Error&) {
             // The caller stopped reading its replies: drop the connection
             // rather than hold the reply (and this thread) without bound.
@@ -139,7 +147,10 @@ struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
     void runUnary(const std::shared_ptr<Channel>& channel, std::uint64_t id,
                   const ServerHandler& handler, ServerCall& call) {
         try {
-            if (call.expired()) throw Error(Code::kDeadlineExceeded, "deadline passed before the handler ran");
+            // No deadline, no clock to read.
+            if (call.deadline != Clock::time_point::max() && call.expired()) {
+                throw Error(Code::kDeadlineExceeded, "deadline passed before the handler ran");
+            }
             handler(call);
             sendReply(channel, id, call);
         } catch (const Error& e) {
@@ -166,15 +177,16 @@ struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
                       fmt::format("this node serves '{}', not '{}'", service, f.service), true);
             return;
         }
-        auto endpoint = endpoints.find(f.endpoint);
-        if (endpoint == endpoints.end()) {
+        auto route = routes.find(f.endpoint);
+        if (route == routes.end()) {
             sendError(channel, f.id, Code::kNotFound,
                       fmt::format("{}: unknown endpoint '{}'", service, f.endpoint), true);
             return;
         }
         inFlight.fetch_add(1, std::memory_order_acq_rel);
+        const Endpoint& endpoint = route->second.endpoint;
         bool streaming = f.streaming == "1";
-        if (streaming != static_cast<bool>(endpoint->second.streaming)) {
+        if (streaming != static_cast<bool>(endpoint.streaming)) {
             inFlight.fetch_sub(1, std::memory_order_acq_rel);
             sendError(channel, f.id, Code::kInvalidArgument,
                       fmt::format("{}: endpoint '{}' is {}", service, f.endpoint,
@@ -183,16 +195,21 @@ struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
             return;
         }
         if (streaming) {
-            startStream(conn, f, m, endpoint->second);
+            startStream(conn, f, m, route->second);
             return;
         }
-        const ServerHandler& handler = composed.find(f.endpoint)->second;
-        std::unique_lock poolLock(poolMutex);
-        if (!pool) {
-            poolLock.unlock();
+        const ServerHandler& handler = route->second.unary;
+        bool runInline = inlineHandlers;
+        std::unique_lock<std::mutex> poolLock;
+        if (!runInline) {
+            poolLock = std::unique_lock(poolMutex);
+            runInline = !pool;  // the destructor took it: run what still comes inline
+            if (runInline) poolLock.unlock();
+        }
+        if (runInline) {
             // Inline: the views into the transport's buffer stay valid for
             // the whole call, so nothing is copied.
-            ServerCall call{service, endpoint->first, f.contentType, m.body, metadataOf(m.headers),
+            ServerCall call{service, route->first, f.contentType, m.body, metadataOf(m.headers),
                             deadlineFrom(f.timeout), {}, {}, {}, {}};
             runUnary(channel, f.id, handler, call);
             return;
@@ -206,7 +223,7 @@ struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
         auto task = std::make_shared<Task>(Task{std::string(f.contentType), std::string(m.body),
                                                 metadataOf(m.headers), deadlineFrom(f.timeout)});
         std::uint64_t id = f.id;
-        std::string_view name = endpoint->first;
+        std::string_view name = route->first;
         pool->post([this, channel, id, name, task, &handler] {
             ServerCall call{service, name, task->contentType, task->body, std::move(task->metadata),
                             task->deadline, {}, {}, {}, {}};
@@ -215,7 +232,8 @@ struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
     }
 
     void startStream(const std::shared_ptr<ServerConnection>& conn, const FrameHeaders& f,
-                     const TransportMessageView& m, const Endpoint& endpoint) {
+                     const TransportMessageView& m, const Route& route) {
+        const Endpoint& endpoint = route.endpoint;
         auto state = std::make_shared<Stream::State>();
         state->channel = conn->channel;
         state->id = f.id;
@@ -243,11 +261,12 @@ struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
             ++streamThreads;
         }
         auto self = shared_from_this();
-        std::thread([self, state, call, contentType, handler = endpoint.streaming] {
+        // `route` lives as long as `self`: routes are fixed once listening.
+        std::thread([self, state, call, contentType, &route] {
             Stream stream(state);
-            ServerHandler last = [&](ServerCall& c) { handler(c, stream); };
+            ServerHandler last = [&](ServerCall& c) { route.endpoint.streaming(c, stream); };
             try {
-                compose(self->middleware, last)(*call);
+                compose(route.chain, last)(*call);
                 Decimal idText(state->id);
                 Header headers[2] = {{kKind, "r"}, {kId, idText.view()}};
                 state->channel->send(headers, {});
@@ -320,7 +339,8 @@ struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
 Server::Server(Transport& transport, std::string serviceName, ServerOptions options)
     : shared_(std::make_shared<Shared>()) {
     shared_->service = std::move(serviceName);
-    if (options.handlerThreads > 0) {
+    shared_->inlineHandlers = options.handlerThreads == 0;
+    if (!shared_->inlineHandlers) {
         shared_->pool = std::make_unique<driver::WorkerPool>(options.handlerThreads);
     }
     transport_ = &transport;
@@ -349,14 +369,23 @@ Server::~Server() {
 
 void Server::add(Endpoint endpoint) {
     std::string name = endpoint.name;
-    shared_->endpoints.insert_or_assign(std::move(name), std::move(endpoint));
+    shared_->routes.insert_or_assign(std::move(name), Route{std::move(endpoint), {}, {}});
 }
 
-void Server::use(ServerMiddleware middleware) { shared_->middleware.push_back(std::move(middleware)); }
+void Server::use(ServerMiddleware middleware) {
+    shared_->middleware.push_back(
+        [middleware = std::move(middleware)](std::string_view) { return middleware; });
+}
+
+void Server::usePerEndpoint(EndpointMiddleware make) {
+    shared_->middleware.push_back(std::move(make));
+}
 
 std::string Server::listen(std::string_view address) {
-    for (auto& [name, endpoint] : shared_->endpoints) {
-        if (endpoint.unary) shared_->composed[name] = compose(shared_->middleware, endpoint.unary);
+    for (auto& [name, route] : shared_->routes) {
+        route.chain.clear();
+        for (const EndpointMiddleware& make : shared_->middleware) route.chain.push_back(make(name));
+        if (route.endpoint.unary) route.unary = compose(route.chain, route.endpoint.unary);
     }
     std::weak_ptr<Shared> weak = shared_;
     listener_ = transport_->listen(address, [weak](std::shared_ptr<Connection> c) {

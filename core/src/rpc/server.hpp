@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace micro::rpc {
 
@@ -29,6 +30,11 @@ struct Endpoint {
     ServerHandler unary;                                  // set for unary endpoints
     std::function<void(ServerCall&, Stream&)> streaming;  // set for streaming ones
 };
+
+/// Makes the middleware for the calls of one endpoint, once per endpoint at
+/// listen: state that depends only on the endpoint (a metric series, say)
+/// is then found once, not on every call.
+using EndpointMiddleware = std::function<ServerMiddleware(std::string_view endpoint)>;
 
 struct ServerOptions {
     std::size_t handlerThreads = 8;  ///< 0: run unary handlers inline
@@ -43,6 +49,7 @@ class Server {
 
     void add(Endpoint endpoint);  ///< before listen
     void use(ServerMiddleware middleware);  ///< before listen
+    void usePerEndpoint(EndpointMiddleware make);  ///< before listen; in order with use()
     /// Listen; returns the bound address.
     std::string listen(std::string_view address);
     void stopAccepting();

@@ -5,13 +5,18 @@
 #include <signal.h>
 #include <micro/client.hpp>
 #include <micro/codec.hpp>
+#include <micro/metrics.hpp>
 #include <micro/runtime.hpp>
+#include <micro/service.hpp>
 
 #include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
+#include <stdexcept>
+#include <string>
+#include <string_view>
 #include <thread>
 
 #include "child_process.hpp"
@@ -135,6 +140,10 @@ micro::Code codeOf(const std::function<void()>& f, std::string* message = nullpt
         return e.code();
     }
     return micro::Code::kOk;
+}
+
+bool contains(std::string_view s, std::string_view part) {
+    return s.find(part) != std::string_view::npos;
 }
 
 }  // namespace
@@ -363,6 +372,73 @@ TEST_CASE("a bidi stream echoes in order, and a reader that never reads bounds t
         });
         CHECK(code == micro::Code::kDeadlineExceeded);
         CHECK(sent < 1000);
+    }
+}
+
+TEST_CASE("server metrics: a series per endpoint and code, each from its first call") {
+    Cluster c;
+    micro::Runtime rt = micro::Runtime::load(c.manifest);
+    // Inline handlers and pooled ones take different paths to the middleware.
+    for (std::size_t threads : {std::size_t{0}, std::size_t{2}}) {
+        // A service per run: the series live in the process-wide registry.
+        const std::string name = "metered" + std::to_string(threads);
+        CAPTURE(name);
+        micro::Service service(rt,
+                               {.name = name, .handlerThreads = threads, .adminAddress = "off"});
+        service.handleRaw("M.Code", [](micro::ServerCall& call) {
+            const int code = std::stoi(std::string(call.body));
+            if (code != 0) throw micro::Error(static_cast<micro::Code>(code), "as asked");
+            call.response = "ok";
+        });
+        service.handleRaw("M.Throw",
+                          [](micro::ServerCall&) { throw std::runtime_error("on purpose"); });
+        service.handleRaw("M.Never", [](micro::ServerCall&) {});
+        service.handleStream("M.Stream", [](micro::ServerCall&, micro::Stream& stream) {
+            std::string m;
+            while (stream.recv(m)) stream.send(m);
+        });
+        service.start();
+        const std::string calls = "micro_server_calls_total{service=\"" + name + "\",";
+        const std::string took =
+            "micro_server_call_duration_seconds_count{service=\"" + name + "\",";
+        auto exposed = [] { return micro::metrics::Registry::global().expose(); };
+        CHECK(!contains(exposed(), calls));
+        CHECK(!contains(exposed(), took));
+
+        micro::Client client(rt);
+        micro::CallOptions raw{.contentType = micro::kContentRaw};
+        auto callWith = [&](std::string_view code) {
+            return codeOf([&] { client.call(name, "M.Code", code, raw); });
+        };
+        CHECK(callWith("0") == micro::Code::kOk);
+        CHECK(callWith("0") == micro::Code::kOk);
+        CHECK(callWith("5") == micro::Code::kNotFound);
+        CHECK(callWith("99") != micro::Code::kOk);
+        CHECK(callWith("99") != micro::Code::kOk);
+        CHECK(codeOf([&] { client.call(name, "M.Throw", "", raw); }) == micro::Code::kInternal);
+        {
+            micro::Stream s = client.stream(name, "M.Stream", {.contentType = micro::kContentRaw});
+            s.send("x");
+            s.closeSend();
+            std::string m;
+            while (s.recv(m)) {
+            }
+        }
+
+        const std::string text = exposed();
+        auto has = [&](const std::string& series, int value) {
+            return contains(text, series + " " + std::to_string(value) + "\n");
+        };
+        CHECK(has(calls + R"(endpoint="M.Code",code="OK"})", 2));
+        CHECK(has(calls + R"(endpoint="M.Code",code="NOT_FOUND"})", 1));
+        // Outside the canonical codes: looked up on each call, still counted.
+        CHECK(has(calls + R"(endpoint="M.Code",code="UNKNOWN"})", 2));
+        CHECK(has(calls + R"(endpoint="M.Throw",code="INTERNAL"})", 1));
+        CHECK(has(calls + R"(endpoint="M.Stream",code="OK"})", 1));
+        CHECK(has(took + R"(endpoint="M.Code"})", 5));
+        CHECK(has(took + R"(endpoint="M.Stream"})", 1));
+        CHECK(!contains(text, R"(endpoint="M.Never")"));
+        CHECK(has("micro_server_in_flight{service=\"" + name + "\"}", 0));
     }
 }
 

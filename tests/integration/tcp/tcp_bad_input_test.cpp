@@ -20,12 +20,16 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
+#include "channel.hpp"  // core/src/rpc
 #include "process.hpp"
 
 using namespace std::chrono_literals;
@@ -599,6 +603,41 @@ TEST_CASE("a peer that never reads: send returns false, then onWritable once it 
     CHECK(c->send({}, chunk));
     stop = true;
     reader.join();
+}
+
+TEST_CASE("an rpc channel to a peer that never reads gives up after its wait or at the deadline") {
+    EchoServer server("max_queued_bytes = 1048576\n", /*echo=*/false);
+    RawSocket sink(server.port(), /*receiveBuffer=*/64 * 1024);
+    REQUIRE(server.log().waitFor([&] { return !server.log().connections.empty(); }));
+    micro::rpc::Channel channel;
+    {
+        std::lock_guard lock(server.log().mutex);
+        channel.attach(server.log().connections.front());
+    }
+    const std::string chunk(64 * 1024, 'q');
+    // Send until a send fails; its code, and how long that send took.
+    auto fill = [&](const std::function<void()>& send) -> std::pair<Code, Clock::duration> {
+        for (int i = 0; i < 4096; ++i) {  // 256 MiB: far more than the queue and kernel hold
+            const auto start = Clock::now();
+            try {
+                send();
+            } catch (const micro::Error& e) {
+                return {e.code(), Clock::now() - start};
+            }
+        }
+        return {Code::kOk, {}};
+    };
+    // No deadline: the wait alone bounds the send, counted from when it
+    // found the peer full.
+    auto [code, took] = fill([&] { channel.send({}, chunk, Clock::time_point::max(), 300ms); });
+    CHECK(code == Code::kDeadlineExceeded);
+    CHECK(took >= 300ms);
+    CHECK(took < kWait);
+    // A deadline sooner than the wait bounds it instead.
+    std::tie(code, took) = fill([&] { channel.send({}, chunk, Clock::now() + 200ms, 60s); });
+    CHECK(code == Code::kDeadlineExceeded);
+    CHECK(took >= 200ms);
+    CHECK(took < kWait);
 }
 
 TEST_CASE("close flushes what was queued first, then the peer sees an orderly close") {

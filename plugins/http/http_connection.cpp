@@ -30,7 +30,6 @@ using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kReadBuffer = 16u << 10;
-constexpr std::size_t kKeepReplyBuffer = 64u << 10;  // a larger response's buffer is freed
 
 using transport_common::errnoText;
 
@@ -191,9 +190,14 @@ void HttpConnection::discard() noexcept {
 // ---------------------------------------------------------------------------
 // Writing
 
-std::size_t HttpConnection::pendingCount() {
-    std::lock_guard lock(mutex_);
-    return pending_.size();
+std::size_t HttpConnection::pendingCount() noexcept {
+    // Exact under mutex_; outside it a hint that the caller re-checks under
+    // mutex_ before acting on it (see processHttp's pause).
+    return pendingSize_.load(std::memory_order_relaxed);
+}
+
+void HttpConnection::pendingChanged() noexcept {
+    pendingSize_.store(pending_.size(), std::memory_order_relaxed);
 }
 
 const std::uint8_t* HttpConnection::nextMask(std::uint8_t (&mask)[4]) noexcept {
@@ -224,14 +228,9 @@ void HttpConnection::moveReady() {
             closeAfterCode_ = p.closeCode;
             closeAfterReason_ = std::move(p.closeReason);
         }
-        // Keep the largest ordinary response buffer for the next reply.
-        p.bytes.clear();
-        if (p.bytes.capacity() <= kKeepReplyBuffer &&
-            p.bytes.capacity() > replyBuffer_.capacity()) {
-            replyBuffer_.swap(p.bytes);
-        }
         pending_.pop_front();
     }
+    pendingChanged();
 }
 
 bool HttpConnection::sendReply(const micro_transport_message& message,
@@ -291,13 +290,14 @@ bool HttpConnection::sendReply(const micro_transport_message& message,
                                     : std::span<const micro_kv>(heapExtra);
     r.body = abi::view(message.body);
     r.close = !p->keepAlive;
-    // A reply in order (the usual case) is written at once: it borrows the
-    // reused buffer, which moveReady takes back.
-    if (&pending_.front() == p) p->bytes.swap(replyBuffer_);
-    p->bytes.reserve(message.body.size + 128);
-    mapping::appendResponse(p->bytes, r);
     p->done = true;
-    if (&pending_.front() != p) return true;  // waits for the replies before it
+    if (&pending_.front() != p) {
+        mapping::appendResponse(p->bytes, r);
+        return true;  // waits for the replies before it
+    }
+    // In order (the usual case): written straight into the send queue.
+    const mapping::ResponseText text(r);
+    text.writeTo(reinterpret_cast<char*>(out_.append(text.size())));
     moveReady();
     scheduleFlush(lock);
     return true;
@@ -538,6 +538,7 @@ void HttpConnection::refuse(int status, micro_code code, std::string detail, boo
     mapping::appendResponse(p.bytes, r);
     std::unique_lock lock(mutex_);
     pending_.push_back(std::move(p));
+    pendingChanged();
     moveReady();
     scheduleFlush(lock);
 }
@@ -618,6 +619,7 @@ void HttpConnection::handleRequest(const ParsedRequest& request, bool keepAlive)
         if (!keepAlive) p.closeReason = "the client asked to close the connection";
         std::lock_guard lock(mutex_);
         pending_.push_back(std::move(p));
+        pendingChanged();
     }
     // The request frame the core's RPC server expects (core/src/rpc/
     // protocol.hpp); other headers are call metadata, lowercased.

@@ -162,13 +162,17 @@ class HttpConnection final : public transport_common::StreamConnection<HttpConne
     void moveReady();                   // under mutex_
     // The next frame mask (under mutex_): `mask`, or null on the server side.
     const std::uint8_t* nextMask(std::uint8_t (&mask)[4]) noexcept;
-    std::size_t pendingCount();
+    std::size_t pendingCount() noexcept;
+    void pendingChanged() noexcept;  // under mutex_, after pending_ changed size
     bool sendReply(const micro_transport_message& message, std::unique_lock<std::mutex>& lock);
 
     // StreamConnection's hooks (see stream_connection.hpp).
     void onCloseBegun() noexcept;
     void awaitPeerEof() noexcept;
-    void clearLocked() noexcept { pending_.clear(); }
+    void clearLocked() noexcept {
+        pending_.clear();
+        pendingChanged();
+    }
     void onSocketClosed() noexcept;
     bool announced() const noexcept { return announced_; }
 
@@ -179,12 +183,12 @@ class HttpConnection final : public transport_common::StreamConnection<HttpConne
     // Shared with senders; guarded by mutex_ (wsMode_ is also read without
     // it on the io thread, the only one that moves it).
     std::atomic<bool> wsMode_{false};
-    std::deque<Pending> pending_;   // HTTP requests awaiting replies, in order
-    bool closeAfterFlush_ = false;  // a response ending the connection is queued
+    std::deque<Pending> pending_;              // HTTP requests awaiting replies, in order
+    std::atomic<std::size_t> pendingSize_{0};  // pending_.size(), readable without mutex_
+    bool closeAfterFlush_ = false;             // a response ending the connection is queued
     micro_code closeAfterCode_ = MICRO_OK;
     std::string closeAfterReason_;
     bool wsCloseSent_ = false;
-    std::string replyBuffer_;      // empty; its capacity is lent to the next reply in order
     std::uint64_t maskState_ = 0;  // client frames' masks
 
     // The io thread's alone.

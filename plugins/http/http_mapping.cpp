@@ -158,25 +158,30 @@ bool isConnectionHeader(std::string_view n) noexcept {
            n == "expect" || n == "proxy-connection";
 }
 
-void appendResponse(std::string& out, const Response& r) {
-    char status[24], length[24], code[24];
+ResponseText::ResponseText(const Response& r) noexcept : r_(r) {
     const auto text = [](char(&buf)[24], long long v) {
         return std::string_view(
             buf, static_cast<std::size_t>(std::to_chars(buf, buf + sizeof buf, v).ptr - buf));
     };
-    const std::string_view statusText = text(status, r.status);
-    const std::string_view lengthText = text(length, static_cast<long long>(r.body.size()));
-    const std::string_view codeText = text(code, r.code);
-    std::size_t size = 0;
-    forEachPiece(r, statusText, lengthText, codeText,
-                 [&](std::string_view s) { size += s.size(); });
-    const std::size_t at = out.size();
-    out.resize(at + size);
-    char* w = out.data() + at;
-    forEachPiece(r, statusText, lengthText, codeText, [&](std::string_view s) {
-        std::memcpy(w, s.data(), s.size());
-        w += s.size();
+    statusText_ = text(status_, r.status);
+    lengthText_ = text(length_, static_cast<long long>(r.body.size()));
+    codeText_ = text(code_, r.code);
+    forEachPiece(r_, statusText_, lengthText_, codeText_,
+                 [&](std::string_view s) { size_ += s.size(); });
+}
+
+void ResponseText::writeTo(char* out) const noexcept {
+    forEachPiece(r_, statusText_, lengthText_, codeText_, [&](std::string_view s) {
+        std::memcpy(out, s.data(), s.size());
+        out += s.size();
     });
+}
+
+void appendResponse(std::string& out, const Response& r) {
+    const ResponseText text(r);
+    const std::size_t at = out.size();
+    out.resize(at + text.size());
+    text.writeTo(out.data() + at);
 }
 
 }  // namespace micro::http::mapping

@@ -66,4 +66,20 @@ struct Response {
 };
 void appendResponse(std::string& out, const Response& r);
 
+/// The text of one response, sized before it is written, so that it can be
+/// written straight into a send queue. `r` must outlive it.
+class ResponseText {
+ public:
+    explicit ResponseText(const Response& r) noexcept;
+    std::size_t size() const noexcept { return size_; }
+    /// Writes exactly size() bytes at `out`.
+    void writeTo(char* out) const noexcept;
+
+ private:
+    const Response& r_;
+    char status_[24], length_[24], code_[24];
+    std::string_view statusText_, lengthText_, codeText_;
+    std::size_t size_ = 0;
+};
+
 }  // namespace micro::http::mapping

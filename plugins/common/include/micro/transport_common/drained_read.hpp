@@ -44,6 +44,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <micro/transport_common/socket_calls.hpp>
+
 #if BOOST_VERSION == 107400 && defined(BOOST_ASIO_HAS_EPOLL) && !defined(BOOST_ASIO_HAS_IOCP)
 #include <boost/asio/detail/reactor.hpp>
 #include <boost/asio/detail/reactor_op.hpp>
@@ -111,7 +113,7 @@ class DrainedRead final : private boost::asio::detail::reactor_op {
                 message.msg_control = control;
                 message.msg_controllen = sizeof control;
             }
-            const ssize_t n = ::recvmsg(fd, &message, MSG_DONTWAIT);
+            const ssize_t n = receiveMessage(fd, &message, MSG_DONTWAIT);
             if (n > 0) {
                 self->bytes_transferred_ = static_cast<std::size_t>(n);
                 return nothingLeft(message) ? done_and_exhausted : done;

@@ -60,6 +60,7 @@
 #include <micro/transport_common/connect.hpp>
 #include <micro/transport_common/drained_read.hpp>
 #include <micro/transport_common/io_worker.hpp>
+#include <micro/transport_common/socket_calls.hpp>
 
 namespace micro::transport_common {
 
@@ -144,7 +145,7 @@ class StreamConnection : public std::enable_shared_from_this<Derived> {
         }
         // Another thread, nothing in flight: write now if the socket takes it.
         // Under the mutex, so the io thread cannot close the socket meanwhile.
-        const ssize_t n = ::send(fd_, out_.data(), out_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        const ssize_t n = sendBytes(fd_, out_.data(), out_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n > 0 && static_cast<std::size_t>(n) == out_.size() && mayFinish()) {
             out_.clear();
             flushing_ = false;
@@ -196,7 +197,7 @@ class StreamConnection : public std::enable_shared_from_this<Derived> {
                 inflight_ = writing_.size();
             }
             const ssize_t n =
-                ::send(fd_, writing_.data(), writing_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+                sendBytes(fd_, writing_.data(), writing_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
             if (n >= 0 && static_cast<std::size_t>(n) == writing_.size()) {
                 writing_.clear();
                 writing_.release(kKeepBuffer);

@@ -39,7 +39,6 @@ void ParsedRequest::clear() noexcept {
     methodAt_ = targetAt_ = {};
     methodText_ = target_ = {};
     version_ = 11;
-    nameBytes_ = 0;
     text_.clear();
     at_.clear();
     fields_.clear();
@@ -58,7 +57,6 @@ void RequestParser::on_field_impl(bhttp::field, string_view name, string_view va
     const auto nameAt = into_.append({name.data(), name.size()}, true);
     const auto valueAt = into_.append({value.data(), value.size()}, false);
     into_.at_.push_back({nameAt, valueAt});
-    into_.nameBytes_ += name.size();
 }
 
 void RequestParser::on_header_impl(error_code&) { into_.headerDone(); }
@@ -178,7 +176,6 @@ std::size_t parsePlainRequest(std::string_view in, std::size_t headerLimit, std:
         r.at_.push_back(
             {{static_cast<std::uint32_t>(nameAt), static_cast<std::uint32_t>(name.size())},
              {static_cast<std::uint32_t>(valueAt), static_cast<std::uint32_t>(value.size())}});
-        r.nameBytes_ += name.size();
     }
     if (contentLength >= bodyLimit || in.size() - headerSize < contentLength) return 0;
     // One copy of the header (the read buffer moves on), names lowercased in it.

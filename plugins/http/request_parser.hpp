@@ -48,8 +48,6 @@ class ParsedRequest {
     const std::vector<Field>& fields() const noexcept { return fields_; }
     /// The first field of that (lowercase) name, empty when there is none.
     std::string_view find(std::string_view lowercaseName) const noexcept;
-    /// Total length of the field names.
-    std::size_t nameBytes() const noexcept { return nameBytes_; }
     std::string_view body() const noexcept { return body_; }
 
  private:
@@ -73,7 +71,6 @@ class ParsedRequest {
     boost::beast::http::verb method_ = boost::beast::http::verb::unknown;
     Span methodAt_, targetAt_;
     int version_ = 11;
-    std::size_t nameBytes_ = 0;
     // The request line and fields are copied here as they are reported (the
     // read buffer may move before the body is complete); the views in
     // fields_ are made once the header is, when text_ stops growing.

@@ -4,6 +4,7 @@
 #
 #   bench_init                      sets $work, traps the cleanup
 #   free_port                       prints a free loopback port
+#   greeter_manifest BUILD DIR IO   writes its manifest, DIR/m.toml
 #   start_greeter BUILD DIR IO HT   starts greeter-server (manifest in DIR),
 #                                   sets $greeter_pid and $greeter_url
 #   start_nginx BASELINES           starts nginx, sets $nginx_pid and $nginx_url
@@ -22,7 +23,7 @@ bench_cleanup() {
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-start_greeter() {  # BUILD DIR IO_THREADS HANDLER_THREADS
+greeter_manifest() {  # BUILD DIR IO_THREADS: writes DIR/m.toml
   local build=$1 dir=$2
   mkdir -p "$dir"
   cat >"$dir/m.toml" <<TOML
@@ -38,6 +39,11 @@ io_threads = $3
 plugin = "$build/lib/micro/plugins/micro-memory.so"
 driver = "memory"
 TOML
+}
+
+start_greeter() {  # BUILD DIR IO_THREADS HANDLER_THREADS
+  local build=$1 dir=$2
+  greeter_manifest "$build" "$dir" "$3"
   "$build/bin/greeter-server" --manifest "$dir/m.toml" --address 127.0.0.1:0 \
     --handler-threads "$4" >"$dir/greeter.out" 2>"$dir/greeter.err" &
   greeter_pid=$!

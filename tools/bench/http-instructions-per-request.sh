@@ -19,20 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 bench_init
 out=${2:-$work/callgrind.out}
 dir=$work/server
-mkdir -p "$dir"
-cat >"$dir/m.toml" <<TOML
-[registry]
-plugin = "$build/lib/micro/plugins/micro-sqlite.so"
-driver = "local"
-path = "$dir/registry.db"
-[transport]
-plugin = "$build/lib/micro/plugins/micro-http.so"
-driver = "http"
-io_threads = 2
-[broker]
-plugin = "$build/lib/micro/plugins/micro-memory.so"
-driver = "memory"
-TOML
+greeter_manifest "$build" "$dir" 2
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" \
   "$build/bin/greeter-server" --manifest "$dir/m.toml" --address 127.0.0.1:0 \
   --handler-threads 0 >"$dir/out" 2>"$dir/err" &

@@ -575,22 +575,20 @@ void HttpConnection::handleRequest(const ParsedRequest& request, bool keepAlive)
                !keepAlive);
         return;
     }
-    // One pass over the fields: the mapping's own, and the rest as metadata.
+    // The mapping's own fields; every other one (but the connection's) is
+    // call metadata, below.
     std::string_view service, endpoint, timeout, clientId, contentType;
+    auto mappingField = [&](std::string_view name) -> std::string_view* {
+        if (name == mapping::kContentType) return &contentType;
+        if (!name.starts_with("micro-")) return nullptr;
+        if (name == mapping::kHttpService) return &service;
+        if (name == mapping::kHttpEndpoint) return &endpoint;
+        if (name == mapping::kHttpTimeout) return &timeout;
+        if (name == mapping::kHttpId) return &clientId;
+        return nullptr;
+    };
     for (const ParsedRequest::Field& f : request.fields()) {
-        std::string_view* known = nullptr;
-        if (f.name == mapping::kContentType) {
-            known = &contentType;
-        } else if (f.name.starts_with("micro-")) {
-            if (f.name == mapping::kHttpService)
-                known = &service;
-            else if (f.name == mapping::kHttpEndpoint)
-                known = &endpoint;
-            else if (f.name == mapping::kHttpTimeout)
-                known = &timeout;
-            else if (f.name == mapping::kHttpId)
-                known = &clientId;
-        }
+        std::string_view* known = mappingField(f.name);
         if (known != nullptr && known->data() == nullptr) *known = f.value;  // the first counts
     }
     if (endpoint.empty()) {
@@ -634,12 +632,7 @@ void HttpConnection::handleRequest(const ParsedRequest& request, bool keepAlive)
     if (!timeout.empty()) add(mapping::kTimeout, timeout);
     if (!contentType.empty()) add(mapping::kContentType, contentType);
     for (const ParsedRequest::Field& f : request.fields()) {
-        if (f.name == mapping::kContentType) continue;
-        if ((f.name == mapping::kHttpService || f.name == mapping::kHttpEndpoint ||
-             f.name == mapping::kHttpId || f.name == mapping::kHttpTimeout)) {
-            continue;
-        }
-        if (mapping::isConnectionHeader(f.name)) continue;
+        if (mappingField(f.name) != nullptr || mapping::isConnectionHeader(f.name)) continue;
         add(f.name, f.value);
     }
     if (events_.on_message != nullptr) {

@@ -80,11 +80,7 @@ void appendNumber(std::string& out, long long v) {
 struct TokenChars {
     bool is[256] = {};
     constexpr TokenChars() {
-        for (int c = 0; c < 256; ++c) {
-            is[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
-                        std::string_view::npos;
-        }
+        for (int c = 0; c < 256; ++c) is[c] = isTokenChar(static_cast<unsigned char>(c));
     }
 };
 constexpr TokenChars kToken;

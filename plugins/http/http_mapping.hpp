@@ -42,6 +42,12 @@ std::string_view reasonFor(int status) noexcept;
 /// The JSON error body {"id","code","detail","status"} of the core.
 std::string errorBody(std::string_view id, micro_code code, std::string_view detail);
 
+/// True for an RFC 9110 tchar, a character of a token.
+constexpr bool isTokenChar(unsigned char c) noexcept {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
 /// True for an RFC 9110 token (a valid header name).
 bool isToken(std::string_view s) noexcept;
 

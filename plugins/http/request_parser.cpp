@@ -4,9 +4,45 @@
 
 #include <span>
 
+#include "http_mapping.hpp"
+
 namespace micro::http {
 
 namespace bhttp = boost::beast::http;
+
+namespace {
+
+constexpr char lower(char c) noexcept {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+void lowercase(std::span<char> text) noexcept {
+    for (char& c : text) c = lower(c);
+}
+
+struct CharClasses {
+    bool token[256] = {};   // RFC 9110 tchar, as Beast's field-name table
+    bool target[256] = {};  // a subset of Beast's is_pathchar: visible ASCII
+    bool value[256] = {};   // a subset of Beast's field-value: visible ASCII, SP, HTAB
+    constexpr CharClasses() {
+        for (int c = 0; c < 256; ++c) {
+            token[c] = mapping::isTokenChar(static_cast<unsigned char>(c));
+            target[c] = c > 0x20 && c < 0x7F;
+            value[c] = (c >= 0x20 && c < 0x7F) || c == '\t';
+        }
+    }
+};
+constexpr CharClasses kChars;
+
+bool iequal(std::string_view a, std::string_view lowercase) noexcept {
+    if (a.size() != lowercase.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (lower(a[i]) != lowercase[i]) return false;
+    }
+    return true;
+}
+
+}  // namespace
 
 std::string_view ParsedRequest::find(std::string_view lowercaseName) const noexcept {
     for (const Field& f : fields_) {
@@ -15,15 +51,11 @@ std::string_view ParsedRequest::find(std::string_view lowercaseName) const noexc
     return {};
 }
 
-ParsedRequest::Span ParsedRequest::append(std::string_view s, bool lowercase) {
+ParsedRequest::Span ParsedRequest::append(std::string_view s, bool isName) {
     // The header is at most header_limit bytes (a uint32_t), so offsets fit.
     const Span span{static_cast<std::uint32_t>(text_.size()), static_cast<std::uint32_t>(s.size())};
     text_.append(s);
-    if (lowercase) {
-        for (char& c : std::span(text_).subspan(span.at)) {
-            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-        }
-    }
+    if (isName) lowercase(std::span(text_).subspan(span.at));  // names are kept lowercased
     return span;
 }
 
@@ -77,41 +109,6 @@ std::size_t RequestParser::on_chunk_body_impl(std::uint64_t, string_view body, e
     into_.body_.append(body.data(), body.size());
     return body.size();
 }
-
-namespace {
-
-// RFC 9110 tchar, as Beast's field-name table.
-constexpr bool isTokenChar(unsigned char c) noexcept {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '!' ||
-           c == '#' || c == '$' || c == '%' || c == '&' || c == '\'' || c == '*' || c == '+' ||
-           c == '-' || c == '.' || c == '^' || c == '_' || c == '`' || c == '|' || c == '~';
-}
-
-struct CharClasses {
-    bool token[256] = {};
-    bool target[256] = {};  // a subset of Beast's is_pathchar: visible ASCII
-    bool value[256] = {};   // a subset of Beast's field-value: visible ASCII, SP, HTAB
-    constexpr CharClasses() {
-        for (int c = 0; c < 256; ++c) {
-            token[c] = isTokenChar(static_cast<unsigned char>(c));
-            target[c] = c > 0x20 && c < 0x7F;
-            value[c] = (c >= 0x20 && c < 0x7F) || c == '\t';
-        }
-    }
-};
-constexpr CharClasses kChars;
-
-bool iequal(std::string_view a, std::string_view lowercase) noexcept {
-    if (a.size() != lowercase.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char c = a[i];
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-        if (c != lowercase[i]) return false;
-    }
-    return true;
-}
-
-}  // namespace
 
 std::size_t parsePlainRequest(std::string_view in, std::size_t headerLimit, std::uint64_t bodyLimit,
                               ParsedRequest& r, bool& keepAlive) {
@@ -180,11 +177,7 @@ std::size_t parsePlainRequest(std::string_view in, std::size_t headerLimit, std:
     if (contentLength >= bodyLimit || in.size() - headerSize < contentLength) return 0;
     // One copy of the header (the read buffer moves on), names lowercased in it.
     r.text_.assign(in.data(), headerSize);
-    for (const auto& f : r.at_) {
-        for (char& c : std::span(r.text_).subspan(f.name.at, f.name.size)) {
-            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-        }
-    }
+    for (const auto& f : r.at_) lowercase(std::span(r.text_).subspan(f.name.at, f.name.size));
     r.headerDone();
     r.body_.assign(in.data() + headerSize, static_cast<std::size_t>(contentLength));
     return headerSize + static_cast<std::size_t>(contentLength);

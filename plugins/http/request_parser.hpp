@@ -63,7 +63,7 @@ class ParsedRequest {
     };
 
     std::string_view view(Span s) const noexcept { return {text_.data() + s.at, s.size}; }
-    Span append(std::string_view s, bool lowercase);
+    Span append(std::string_view s, bool isName);
     void clear() noexcept;
     // Makes the views, once text_ has stopped growing.
     void headerDone();

@@ -43,17 +43,6 @@ struct SubscriberInfo {
     std::uint64_t messageType = 0;  // a schema node id; 0 = raw bytes
 };
 
-// A typed call's content type. The exact names micro's own clients send
-// skip the full parse (case, parameters), which costs more than the compare;
-// they are what parseContentType maps to these same types.
-codec::ContentType typedContentType(std::string_view contentType) {
-    if (contentType == kContentJson) return codec::ContentType::kJson;
-    if (contentType == kContentCapnp) return codec::ContentType::kCapnp;
-    codec::ContentType type = codec::parseContentType(contentType);
-    // Raw bytes for a typed endpoint are its binary encoding.
-    return type == codec::ContentType::kRaw ? codec::ContentType::kCapnp : type;
-}
-
 std::string randomSuffix() {
     std::random_device rd;
     return fmt::format("{:08x}{:08x}", rd(), rd());
@@ -213,7 +202,9 @@ void Service::addTyped(std::string endpoint, capnp::StructSchema request,
     impl_->server.add(rpc::Endpoint{
         endpoint,
         [request, response, fn = std::move(fn)](ServerCall& call) {
-            const codec::ContentType type = typedContentType(call.contentType);
+            codec::ContentType type = codec::parseContentType(call.contentType);
+            // Raw bytes for a typed endpoint are its binary encoding.
+            if (type == codec::ContentType::kRaw) type = codec::ContentType::kCapnp;
             // Small messages stay on the stack: by default a message builder
             // starts with an 8 KiB zeroed allocation, on every call.
             std::array<capnp::word, kScratchWords> inScratch{};  // zeroed, as capnp requires

@@ -17,7 +17,9 @@ constexpr char lower(char c) noexcept {
 }
 
 void lowercase(std::span<char> text) noexcept {
-    for (char& c : text) c = lower(c);
+    for (char& c : text) {
+        if (c >= 'A' && c <= 'Z') c = lower(c);  // stores only what changes
+    }
 }
 
 struct CharClasses {

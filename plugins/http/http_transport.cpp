@@ -8,6 +8,7 @@
 #include <string>
 
 #include <micro/transport_common/config_int.hpp>
+#include <micro/transport_common/io_threads.hpp>
 #include <micro/transport_common/listener.hpp>
 #include <micro/transport_common/transport_core.hpp>
 
@@ -25,7 +26,8 @@ Settings readSettings(const driver::Config& config) {
                       "body_timeout_ms", "idle_timeout_ms", "max_queued_bytes", "max_pipelined"});
     constexpr std::int64_t kMaxMs = std::int64_t{1} << 31;
     Settings s;
-    s.ioThreads = static_cast<std::size_t>(intInRange(config, "io_threads", 2, 1, 256));
+    s.ioThreads = static_cast<std::size_t>(
+        intInRange(config, "io_threads", transport_common::defaultIoThreads(), 1, 256));
     s.maxHeaderBytes = static_cast<std::size_t>(
         intInRange(config, "max_header_bytes", 64 << 10, 256, std::int64_t{1} << 30));
     s.maxBodyBytes = static_cast<std::size_t>(

@@ -13,7 +13,8 @@
 //     WebSocket, so every message the core sends (streams, credit, cancels,
 //     messages a server starts) travels unchanged.
 //   Config (every key optional; unknown keys and values out of range are
-//     refused naming the key): io_threads (2), max_header_bytes (65536),
+//     refused naming the key): io_threads (half the CPUs the process may
+//     use, at least 1; transport_common/io_threads.hpp), max_header_bytes (65536),
 //     max_body_bytes (4194304; also the WebSocket message limit),
 //     header_timeout_ms (10000), body_timeout_ms (30000; 0 = none),
 //     idle_timeout_ms (60000; 0 = none), max_queued_bytes (8388608),

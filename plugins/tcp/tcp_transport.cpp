@@ -8,6 +8,7 @@
 #include <string>
 
 #include <micro/transport_common/config_int.hpp>
+#include <micro/transport_common/io_threads.hpp>
 #include <micro/transport_common/listener.hpp>
 #include <micro/transport_common/transport_core.hpp>
 
@@ -25,7 +26,8 @@ Settings readSettings(const driver::Config& config) {
     config.allowOnly(
         {"io_threads", "max_frame_bytes", "frame_timeout_ms", "max_queued_bytes", "keepalive"});
     Settings s;
-    s.ioThreads = static_cast<std::size_t>(intInRange(config, "io_threads", 2, 1, 256));
+    s.ioThreads = static_cast<std::size_t>(
+        intInRange(config, "io_threads", transport_common::defaultIoThreads(), 1, 256));
     s.maxFrameBytes = static_cast<std::uint32_t>(
         intInRange(config, "max_frame_bytes", frame::kDefaultMaxFrameBytes, 16, frame::kMaxLength));
     s.frameTimeout = std::chrono::milliseconds(

@@ -9,8 +9,10 @@
 //     ALREADY_EXISTS. dial honours timeout_ms (<= 0: only the system's own
 //     connect timeout); refused, unreachable, unresolvable or timed out ->
 //     UNAVAILABLE naming the address.
-//   Config: io_threads (default 2): io_contexts, one thread each; connections
-//     are spread over them round-robin and each stays on its own.
+//   Config: io_threads (default: half the CPUs the process may use, at
+//     least 1; transport_common/io_threads.hpp): io_contexts, one thread
+//     each; connections are spread over them round-robin and each stays on
+//     its own.
 //     max_frame_bytes (4194304): the largest frame accepted or sent (its
 //     length prefix excluded); a bigger send is INVALID_ARGUMENT, a bigger
 //     incoming frame closes that connection. frame_timeout_ms (10000; 0 = no

@@ -4,7 +4,8 @@
 #
 #   bench_init                      sets $work, traps the cleanup
 #   free_port                       prints a free loopback port
-#   greeter_manifest BUILD DIR IO   writes its manifest, DIR/m.toml
+#   greeter_manifest BUILD DIR IO   writes its manifest, DIR/m.toml (IO
+#                                   empty: the transport's default io_threads)
 #   start_greeter BUILD DIR IO HT   starts greeter-server (manifest in DIR),
 #                                   sets $greeter_pid and $greeter_url
 #   start_nginx BASELINES           starts nginx, sets $nginx_pid and $nginx_url
@@ -24,8 +25,9 @@ bench_cleanup() {
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 greeter_manifest() {  # BUILD DIR IO_THREADS: writes DIR/m.toml
-  local build=$1 dir=$2
+  local build=$1 dir=$2 io=""
   mkdir -p "$dir"
+  [ -n "$3" ] && io="io_threads = $3"
   cat >"$dir/m.toml" <<TOML
 [registry]
 plugin = "$build/lib/micro/plugins/micro-sqlite.so"
@@ -34,7 +36,7 @@ path = "$dir/registry.db"
 [transport]
 plugin = "$build/lib/micro/plugins/micro-http.so"
 driver = "http"
-io_threads = $3
+$io
 [broker]
 plugin = "$build/lib/micro/plugins/micro-memory.so"
 driver = "memory"

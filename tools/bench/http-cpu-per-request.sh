@@ -12,7 +12,7 @@ set -euo pipefail
 reps=${1:?usage: http-cpu-per-request.sh REPS BUILD_DIR...}
 shift
 [ $# -gt 0 ] || { echo "usage: http-cpu-per-request.sh REPS BUILD_DIR..." >&2; exit 2; }
-io_threads=${IO_THREADS:-2}
+io_threads=${IO_THREADS:-}  # empty: the transport's default
 duration=${DURATION:-5}
 here=$(cd "$(dirname "$0")" && pwd)
 baselines=${BASELINES:-/work/shared/baselines}

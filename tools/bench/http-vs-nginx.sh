@@ -15,7 +15,7 @@ duration=${3:-5}
 # Greeter.Hello never blocks, so by default it runs on the transport's
 # threads (0): the figure is the transport's, not the handler pool's.
 handler_threads=${HANDLER_THREADS:-0}
-io_threads=${IO_THREADS:-2}
+io_threads=${IO_THREADS:-}  # empty: the transport's default
 here=$(cd "$(dirname "$0")" && pwd)
 baselines=${BASELINES:-/work/shared/baselines}
 build=$(cd "$build" && pwd)

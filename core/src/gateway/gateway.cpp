@@ -1,6 +1,7 @@
 // The API gateway (see micro/gateway.hpp): HTTP requests in, RPCs through
 // micro::Client out.
 #include <micro/admin.hpp>
+#include <micro/driver/cpu_budget.hpp>
 #include <micro/driver/worker_pool.hpp>
 #include <micro/gateway.hpp>
 #include <micro/metrics.hpp>
@@ -9,7 +10,6 @@
 #include <fmt/core.h>
 
 #include <atomic>
-#include <thread>
 
 #include "../admin/admin_routes.hpp"
 #include "../http/json_text.hpp"
@@ -373,7 +373,7 @@ void ApiGateway::start() {
     http.address = impl_->options.address;
     http.threads = impl_->options.threads > 0
                        ? impl_->options.threads
-                       : std::max<std::size_t>(std::thread::hardware_concurrency(), 1);
+                       : driver::usableCpus();
     http.maxHeaderBytes = impl_->options.maxHeaderBytes;
     http.maxBodyBytes = impl_->options.maxBodyBytes;
     http.headerTimeout = impl_->options.headerTimeout;

@@ -44,7 +44,7 @@ class Runtime;
 
 struct ApiOptions {
     std::string address = "127.0.0.1:8080";  ///< host:port; port 0 picks one
-    std::size_t threads = 0;                 ///< I/O threads; 0: one per core
+    std::size_t threads = 0;                 ///< I/O threads; 0: one per usable CPU (driver::usableCpus)
     /// Origins allowed to call from a browser ("*": any). Empty: no CORS
     /// headers, and OPTIONS is 405.
     std::vector<std::string> corsOrigins{};

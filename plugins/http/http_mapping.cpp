@@ -89,8 +89,8 @@ constexpr TokenChars kToken;
 // to size the output and once to fill it, so a response is one resize and
 // a few memcpy calls.
 template <typename Put>
-void forEachPiece(const Response& r, std::string_view status, std::string_view length,
-                  std::string_view code, Put&& put) {
+void forEachPiece(const Response& r, const FieldChoice& choice, std::string_view status,
+                  std::string_view length, std::string_view code, Put&& put) {
     auto header = [&](std::string_view name, std::string_view value) {
         put(name);
         put(": ");
@@ -102,17 +102,13 @@ void forEachPiece(const Response& r, std::string_view status, std::string_view l
     put(" ");
     put(reasonFor(r.status));
     put("\r\n");
-    if (!r.contentType.empty() && isFieldValue(r.contentType)) {
-        header("Content-Type", r.contentType);
-    }
+    if (choice.contentType) header("Content-Type", r.contentType);
     header("Content-Length", length);
-    if (!r.id.empty() && isFieldValue(r.id)) header("Micro-Id", r.id);
+    if (choice.id) header("Micro-Id", r.id);
     if (r.status != 200) header("Micro-Code", code);
     if (!r.allow.empty()) header("Allow", r.allow);
-    for (const micro_kv& kv : r.extra) {
-        const std::string_view k = abi::view(kv.key), v = abi::view(kv.value);
-        if (!isToken(k) || !isFieldValue(v) || isConnectionHeader(k)) continue;
-        header(k, v);
+    for (std::size_t i = 0; i < r.extra.size(); ++i) {
+        if (choice.sends(r, i)) header(abi::view(r.extra[i].key), abi::view(r.extra[i].value));
     }
     if (r.close) put("Connection: close\r\n");
     put("\r\n");
@@ -154,7 +150,24 @@ bool isConnectionHeader(std::string_view n) noexcept {
            n == "expect" || n == "proxy-connection";
 }
 
-ResponseText::ResponseText(const Response& r) noexcept : r_(r) {
+static bool sendable(const micro_kv& kv) noexcept {
+    const std::string_view k = abi::view(kv.key), v = abi::view(kv.value);
+    return isToken(k) && isFieldValue(v) && !isConnectionHeader(k);
+}
+
+FieldChoice::FieldChoice(const Response& r) noexcept
+    : contentType(!r.contentType.empty() && isFieldValue(r.contentType)),
+      id(!r.id.empty() && isFieldValue(r.id)) {
+    for (std::size_t i = 0; i < r.extra.size() && i < 64; ++i) {
+        if (!sendable(r.extra[i])) extraSkipped |= std::uint64_t{1} << i;
+    }
+}
+
+bool FieldChoice::sends(const Response& r, std::size_t i) const noexcept {
+    return i < 64 ? (extraSkipped >> i & 1) == 0 : sendable(r.extra[i]);
+}
+
+ResponseText::ResponseText(const Response& r) noexcept : r_(r), choice_(r) {
     const auto text = [](char(&buf)[24], long long v) {
         return std::string_view(
             buf, static_cast<std::size_t>(std::to_chars(buf, buf + sizeof buf, v).ptr - buf));
@@ -162,12 +175,12 @@ ResponseText::ResponseText(const Response& r) noexcept : r_(r) {
     statusText_ = text(status_, r.status);
     lengthText_ = text(length_, static_cast<long long>(r.body.size()));
     codeText_ = text(code_, r.code);
-    forEachPiece(r_, statusText_, lengthText_, codeText_,
+    forEachPiece(r_, choice_, statusText_, lengthText_, codeText_,
                  [&](std::string_view s) { size_ += s.size(); });
 }
 
 void ResponseText::writeTo(char* out) const noexcept {
-    forEachPiece(r_, statusText_, lengthText_, codeText_, [&](std::string_view s) {
+    forEachPiece(r_, choice_, statusText_, lengthText_, codeText_, [&](std::string_view s) {
         std::memcpy(out, s.data(), s.size());
         out += s.size();
     });

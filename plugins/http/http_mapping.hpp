@@ -72,6 +72,19 @@ struct Response {
 };
 void appendResponse(std::string& out, const Response& r);
 
+/// Which of a response's optional fields go out: a content type or id with
+/// CR, LF or NUL in it is left out, and so is an extra header whose name is
+/// not a token, whose value is not a field value, or that the framing owns.
+/// Decided once per response, because the text is walked twice (to size it,
+/// then to write it) and the checks read every byte.
+struct FieldChoice {
+    explicit FieldChoice(const Response& r) noexcept;
+    bool contentType = false, id = false;
+    std::uint64_t extraSkipped = 0;  ///< bit i: extra i is left out (the first 64)
+    /// Whether extra header i goes out (past 64 it is checked on each call).
+    bool sends(const Response& r, std::size_t i) const noexcept;
+};
+
 /// The text of one response, sized before it is written, so that it can be
 /// written straight into a send queue. `r` must outlive it.
 class ResponseText {
@@ -83,6 +96,7 @@ class ResponseText {
 
  private:
     const Response& r_;
+    FieldChoice choice_;
     char status_[24], length_[24], code_[24];
     std::string_view statusText_, lengthText_, codeText_;
     std::size_t size_ = 0;

@@ -132,6 +132,34 @@ TEST_CASE("mapping: status per code, and the response text") {
           R"({"id":"svc","code":5,"detail":"no \"x\"","status":"NOT_FOUND"})");
 }
 
+TEST_CASE("mapping: more than 64 extra headers, bad ones dropped on both sides of 64") {
+    // The first 64 extras are checked once per response, the rest on each
+    // pass: the dropped ones must be the same in the size and in the text.
+    std::vector<std::string> names, values;
+    for (int i = 0; i < 70; ++i) {
+        names.push_back("x-h" + std::to_string(i));
+        values.push_back(i == 3 || i == 66 ? "bad\r\nvalue" : "v" + std::to_string(i));
+    }
+    names[5] = "connection";  // the framing's own: dropped
+    std::vector<micro_kv> extra;
+    for (int i = 0; i < 70; ++i) extra.push_back({s(names[i]), s(values[i])});
+    mapping::Response r;
+    r.status = 200;
+    r.extra = extra;
+    r.body = "ok";
+    const mapping::ResponseText text(r);
+    std::string out(text.size() + 8, '#');
+    text.writeTo(out.data());
+    CHECK(out.substr(text.size()) == "########");  // exactly size() bytes written
+    out.resize(text.size());
+    std::string expected = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n";
+    for (int i = 0; i < 70; ++i) {
+        if (i != 3 && i != 5 && i != 66) expected += names[i] + ": " + values[i] + "\r\n";
+    }
+    expected += "\r\nok";
+    CHECK(out == expected);
+}
+
 namespace {
 namespace bhttp = boost::beast::http;
 

@@ -14,8 +14,10 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <forward_list>
@@ -139,16 +141,75 @@ std::size_t utf8Length(std::string_view s, std::size_t pos) {
 
 // ---------------------------------------------------------------- parser
 
-// The end of the run of plain ASCII starting at `from`: the characters a
-// JSON string holds as they are (no quote, backslash, control or non-ASCII
-// byte), so both directions copy such runs in one go.
+// The plain characters of a JSON string: those it holds as they are (no
+// quote, backslash, control or non-ASCII byte). Strings are mostly such runs,
+// so both directions look for the next byte that is not plain eight at a time
+// and copy the run before it in one go.
+
+// The high bit of each byte of the result is set where that byte of `w` is
+// not plain. Each byte is worked out on its own: `low` keeps every byte below
+// 0x80, so the sums below never carry into the next byte, and so the flags
+// are exact and the same in either byte order.
+constexpr std::uint64_t notPlainBytes(std::uint64_t w) noexcept {
+    constexpr std::uint64_t k01 = 0x0101010101010101;
+    constexpr std::uint64_t k7F = k01 * 0x7F;
+    constexpr std::uint64_t k80 = k01 * 0x80;
+    const std::uint64_t low = w & k7F;
+    const std::uint64_t notControl = low + k01 * (0x80 - 0x20);  // high bit: low >= 0x20
+    const std::uint64_t notQuote = (low ^ (k01 * '"')) + k7F;    // high bit: low != '"'
+    const std::uint64_t notBackslash = (low ^ (k01 * '\\')) + k7F;
+    // A byte with its own high bit set (non-ASCII) is not plain either.
+    return (w | ~(notControl & notQuote & notBackslash)) & k80;
+}
+
+static_assert(std::endian::native == std::endian::little ||
+              std::endian::native == std::endian::big);
+
+// Which of the eight bytes loaded into a word comes first in memory: the low
+// byte on little-endian machines, the high one on big-endian ones.
+constexpr unsigned firstFlagged(std::uint64_t flags) noexcept {
+    if constexpr (std::endian::native == std::endian::little)
+        return static_cast<unsigned>(std::countr_zero(flags)) / 8;
+    else
+        return static_cast<unsigned>(std::countl_zero(flags)) / 8;
+}
+
+// Keeps the flags of the loaded bytes from the `skip`th (in memory order) on.
+constexpr std::uint64_t fromByte(std::uint64_t flags, std::size_t skip) noexcept {
+    if constexpr (std::endian::native == std::endian::little)
+        return flags & (~std::uint64_t{0} << (8 * skip));
+    else
+        return flags & (~std::uint64_t{0} >> (8 * skip));
+}
+
+std::uint64_t load8(const char* p) noexcept {
+    std::uint64_t w;
+    std::memcpy(&w, p, sizeof w);  // unaligned; compiles to one load
+    return w;
+}
+
+// The end of the run of plain characters starting at `from` (<= s.size()).
 std::size_t plainRunEnd(std::string_view s, std::size_t from) noexcept {
-    while (from < s.size()) {
-        const auto c = static_cast<unsigned char>(s[from]);
-        if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
-        ++from;
+    const char* const p = s.data();
+    const std::size_t n = s.size();
+    if (from >= n) return n;
+    if (n < 8) {  // too short for a word
+        while (from < n) {
+            const auto c = static_cast<unsigned char>(p[from]);
+            if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
+            ++from;
+        }
+        return from;
     }
-    return from;
+    for (; n - from >= 8; from += 8)
+        if (const std::uint64_t flags = notPlainBytes(load8(p + from)))
+            return from + firstFlagged(flags);
+    if (from == n) return n;
+    // The last few bytes: the string's last eight, ignoring those before
+    // `from` (already looked at, or not part of the run).
+    const std::size_t last = n - 8;
+    const std::uint64_t flags = fromByte(notPlainBytes(load8(p + last)), from - last);
+    return flags != 0 ? last + firstFlagged(flags) : n;
 }
 
 // The tree it returns points into the input and into the Parser: both must
@@ -398,7 +459,10 @@ class Parser {
     std::string_view parseString() {
         ++pos_;  // '"'
         const std::size_t start = pos_;
+        // Each pass skips a run of plain characters, then deals with the one
+        // byte after it that is not plain.
         for (;;) {
+            pos_ = plainRunEnd(in_, pos_);
             if (atEnd()) fail("unterminated string");
             const auto c = static_cast<unsigned char>(peek());
             if (c == '"') {
@@ -407,16 +471,16 @@ class Parser {
             }
             if (c < 0x20) fail("unescaped control character in a string");
             if (c == '\\') break;
-            if (c >= 0x80) {
-                const std::size_t len = utf8Length(in_, pos_);
-                if (len == 0) fail("invalid UTF-8 in a string");
-                pos_ += len;
-                continue;
-            }
-            pos_ = plainRunEnd(in_, pos_);
+            // plainRunEnd stops at nothing else: a non-ASCII byte.
+            const std::size_t len = utf8Length(in_, pos_);
+            if (len == 0) fail("invalid UTF-8 in a string");
+            pos_ += len;
         }
         std::string& out = owned_.emplace_front(in_.substr(start, pos_ - start));
         for (;;) {
+            const std::size_t run = pos_;
+            pos_ = plainRunEnd(in_, pos_);
+            if (pos_ != run) out.append(in_.data() + run, pos_ - run);  // copied at once
             if (atEnd()) fail("unterminated string");
             const auto c = static_cast<unsigned char>(peek());
             if (c == '"') {
@@ -427,16 +491,11 @@ class Parser {
             if (c >= 0x80) {
                 const std::size_t len = utf8Length(in_, pos_);
                 if (len == 0) fail("invalid UTF-8 in a string");
-                out.append(in_.substr(pos_, len));
+                out.append(in_.data() + pos_, len);
                 pos_ += len;
                 continue;
             }
-            if (c != '\\') {
-                const std::size_t run = pos_;
-                pos_ = plainRunEnd(in_, pos_);
-                out.append(in_.substr(run, pos_ - run));  // copied at once
-                continue;
-            }
+            // A backslash: plainRunEnd stops at nothing else below 0x80.
             const std::size_t escape = pos_;
             ++pos_;
             if (atEnd()) fail("unterminated string");
@@ -1379,55 +1438,58 @@ class Writer {
     }
 
     void writeString(std::string_view s) {
+        // Room for the string as it is and its quotes: one allocation at
+        // most, unless it has escapes to expand.
+        out_.reserve(out_.size() + s.size() + 2);
         out_ += '"';
         std::size_t i = 0;
-        while (i < s.size()) {
+        for (;;) {
+            // A run of plain characters, copied at once, then the one byte
+            // after it that needs care.
+            const std::size_t run = i;
+            i = plainRunEnd(s, i);
+            if (i != run) out_.append(s.data() + run, i - run);
+            if (i == s.size()) break;
             const auto c = static_cast<unsigned char>(s[i]);
-            if (c < 0x80) {
-                switch (c) {
-                    case '"':
-                        out_ += "\\\"";
-                        break;
-                    case '\\':
-                        out_ += "\\\\";
-                        break;
-                    case '\b':
-                        out_ += "\\b";
-                        break;
-                    case '\f':
-                        out_ += "\\f";
-                        break;
-                    case '\n':
-                        out_ += "\\n";
-                        break;
-                    case '\r':
-                        out_ += "\\r";
-                        break;
-                    case '\t':
-                        out_ += "\\t";
-                        break;
-                    default:
-                        if (c < 0x20) {
-                            char buf[8];
-                            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                            out_ += buf;
-                        } else {
-                            const std::size_t start = i;
-                            i = plainRunEnd(s, i);
-                            out_.append(s.substr(start, i - start));  // copied at once
-                            continue;
-                        }
+            if (c >= 0x80) {
+                const std::size_t len = utf8Length(s, i);
+                if (len == 0) {
+                    out_ += "\\ufffd";
+                    ++i;
+                } else {
+                    out_.append(s.data() + i, len);
+                    i += len;
                 }
-                ++i;
                 continue;
             }
-            const std::size_t len = utf8Length(s, i);
-            if (len == 0) {
-                out_ += "\\ufffd";
-                ++i;
-            } else {
-                out_.append(s.substr(i, len));
-                i += len;
+            ++i;
+            switch (c) {
+                case '"':
+                    out_ += "\\\"";
+                    break;
+                case '\\':
+                    out_ += "\\\\";
+                    break;
+                case '\b':
+                    out_ += "\\b";
+                    break;
+                case '\f':
+                    out_ += "\\f";
+                    break;
+                case '\n':
+                    out_ += "\\n";
+                    break;
+                case '\r':
+                    out_ += "\\r";
+                    break;
+                case '\t':
+                    out_ += "\\t";
+                    break;
+                default: {  // another control character: \u00XX, in lower case
+                    static constexpr char kHex[] = "0123456789abcdef";
+                    const char escaped[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
+                    out_.append(escaped, sizeof escaped);
+                }
             }
         }
         out_ += '"';

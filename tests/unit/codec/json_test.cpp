@@ -254,3 +254,97 @@ TEST_CASE("json: typed helpers") {
     micro::codec::fromJson<HelloRequest>(R"({"name":"Ann"})", h);
     CHECK(micro::codec::toJson<HelloRequest>(h.asReader()) == R"({"name":"Ann"})");
 }
+
+namespace {
+
+std::string helloJson(const std::string& name) {
+    capnp::MallocMessageBuilder m;
+    m.initRoot<HelloRequest>().setName(capnp::Text::Reader(name.data(), name.size()));
+    return toJson(m.getRoot<HelloRequest>().asReader());
+}
+
+std::string helloName(const std::string& json) {
+    capnp::MallocMessageBuilder m;
+    auto h = m.initRoot<HelloRequest>();
+    fromJson(json, h);
+    const auto name = h.asReader().getName();
+    return std::string(name.begin(), name.size());
+}
+
+}  // namespace
+
+TEST_CASE("json: escapes at either end of a string and after long plain runs") {
+    CHECK(helloJson("") == R"({"name":""})");
+    CHECK(helloJson("\"") == R"({"name":"\""})");
+    CHECK(helloJson("\"ab\\") == R"({"name":"\"ab\\"})");
+    CHECK(helloJson("\nabcdefghijklmnopq\t") == R"({"name":"\nabcdefghijklmnopq\t"})");
+    CHECK(helloName(R"({"name":"\"ab\\"})") == "\"ab\\");
+    CHECK(helloName(R"({"name":"\nabcdefghijklmnopq\t"})") == "\nabcdefghijklmnopq\t");
+    // Every length of plain run before (and after) the escape, so that it
+    // falls at each place in a word and in the string's last few bytes.
+    for (std::size_t n = 0; n <= 40; ++n) {
+        CAPTURE(n);
+        const std::string run(n, 'x');
+        const std::string tail(n % 11, 'y');
+        CHECK(helloJson(run + "\"" + tail) == "{\"name\":\"" + run + "\\\"" + tail + "\"}");
+        CHECK(helloJson(run + "\x1f" + tail) == "{\"name\":\"" + run + "\\u001f" + tail + "\"}");
+        CHECK(helloJson(run + "\xC3\xA9" + tail) ==
+              "{\"name\":\"" + run + "\xC3\xA9" + tail + "\"}");
+        CHECK(helloJson(run + "\xC3" + tail) == "{\"name\":\"" + run + "\\ufffd" + tail + "\"}");
+        CHECK(helloJson(run + "\x7f" + tail) == "{\"name\":\"" + run + "\x7f" + tail + "\"}");
+        CHECK(helloName("{\"name\":\"" + run + "\\\\" + tail + "\"}") == run + "\\" + tail);
+        CHECK(helloName("{\"name\":\"" + run + "\\n" + run + "\\u00e9\"}") ==
+              run + "\n" + run + "\xC3\xA9");
+        CHECK(helloName("{\"name\":\"" + run + "\xE2\x82\xAC" + tail + "\"}") ==
+              run + "\xE2\x82\xAC" + tail);
+        CHECK(helloName("{\"name\":\"" + run + "\"}") == run);
+    }
+}
+
+TEST_CASE("json: every control character round-trips") {
+    std::string all;
+    for (int c = 0; c < 0x20; ++c) all += static_cast<char>(c);
+    all += "end";
+    const std::string json = helloJson(all);
+    CHECK(json ==
+          "{\"name\":\""
+          R"(\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\b\t\n\u000b\f\r\u000e\u000f)"
+          R"(\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b)"
+          R"(\u001c\u001d\u001e\u001fend"})");
+    CHECK(helloName(json) == all);
+    for (int c = 0; c < 0x20; ++c) {
+        CAPTURE(c);
+        const std::string one(1, static_cast<char>(c));
+        CHECK(helloName(helloJson("abcdefghij" + one)) == "abcdefghij" + one);
+    }
+}
+
+TEST_CASE("json: raw control characters and invalid UTF-8 in a string are rejected") {
+    for (std::size_t n = 0; n <= 40; ++n) {
+        CAPTURE(n);
+        const std::string run(n, 'x');
+        const std::string at = "malformed JSON at offset " + std::to_string(9 + n) + ": ";
+        CHECK(helloError("{\"name\":\"" + run + "\x01\"}") ==
+              at + "unescaped control character in a string");
+        CHECK(helloError("{\"name\":\"" + run + "\x1f" + run + "\"}") ==
+              at + "unescaped control character in a string");
+        CHECK(helloError(std::string("{\"name\":\"") + run + '\0' + "\"}") ==
+              at + "unescaped control character in a string");
+        CHECK(helloError("{\"name\":\"" + run + "\xff\"}") == at + "invalid UTF-8 in a string");
+        CHECK(helloError("{\"name\":\"" + run + "\xC0\xAF\"}") == at + "invalid UTF-8 in a string");
+        CHECK(helloError("{\"name\":\"" + run + "\xED\xA0\x80\"}") ==
+              at + "invalid UTF-8 in a string");
+        CHECK(helloError("{\"name\":\"" + run + "\xE2\x82") == at + "invalid UTF-8 in a string");
+        CHECK(helloError("{\"name\":\"" + run) == at + "unterminated string");
+        // The same after an escape, when the string is being decoded.
+        const std::string after = "malformed JSON at offset " + std::to_string(11 + n) + ": ";
+        CHECK(helloError("{\"name\":\"\\t" + run + "\x01\"}") ==
+              after + "unescaped control character in a string");
+        CHECK(helloError("{\"name\":\"\\t" + run + "\xff\"}") ==
+              after + "invalid UTF-8 in a string");
+        CHECK(helloError("{\"name\":\"\\t" + run) == after + "unterminated string");
+    }
+    CHECK(helloError("{\"name\":\"\\") == "malformed JSON at offset 10: unterminated string");
+    CHECK(helloError("{\"name\":\"") == "malformed JSON at offset 9: unterminated string");
+    CHECK(helloError("{\"") == "malformed JSON at offset 2: unterminated string");
+}

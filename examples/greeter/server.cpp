@@ -1,11 +1,10 @@
-// greeter-server — the greeter service: Greeter.Hello (unary, idempotent),
-// Greeter.Chat (bidi stream: one greeting per name received), and a
-// subscriber of the event topic "greeter.welcome" (queue group "greeter":
-// each event reaches one greeter node), which prints "welcome NAME".
+// greeter-server — the greeter service: Greeter.Hello (unary, idempotent,
+// non-blocking: it runs on the transport's thread), Greeter.Chat (bidi
+// stream: one greeting per name received), and a subscriber of the event
+// topic "greeter.welcome" (queue group "greeter": each event reaches one
+// greeter node), which prints "welcome NAME".
 //
 //   greeter-server [--manifest FILE] [--address HOST:PORT] [--ttl-ms N]
-//                  [--handler-threads N]   (0: handlers run on the transport's
-//                                           threads; they never block)
 #include <micro/runtime.hpp>
 #include <micro/service.hpp>
 
@@ -42,14 +41,12 @@ int main(int argc, char** argv) try {
             manifest = argv[++i];
         } else if (arg == "--address" && i + 1 < argc) {
             options.address = argv[++i];
-        } else if (arg == "--handler-threads" && i + 1 < argc) {
-            options.handlerThreads = static_cast<std::size_t>(std::atoll(argv[++i]));
         } else if (arg == "--ttl-ms" && i + 1 < argc) {
             options.registerTtl = std::chrono::milliseconds(std::atoll(argv[++i]));
         } else {
             fmt::print(stderr,
                        "usage: greeter-server [--manifest FILE] [--address HOST:PORT] "
-                       "[--ttl-ms N] [--handler-threads N]\n");
+                       "[--ttl-ms N]\n");
             return 2;
         }
     }
@@ -66,7 +63,8 @@ int main(int argc, char** argv) try {
             greet(name, out);
             call.responseMetadata.emplace_back("greeter-node", node);
         },
-        {.idempotent = true});
+        // It only builds a string: no reason to hand it to the handler pool.
+        {.idempotent = true, .nonBlocking = true});
 
     service.handleStream<HelloRequest, HelloResponse>(
         "Greeter.Chat", [](micro::ServerCall& call, micro::Stream& stream) {

@@ -7,8 +7,8 @@
 #
 #   tools/bench/gateway_bench.sh BUILD_DIR [BASELINES_DIR]
 # Knobs (environment): DURATION (s, default 5), REPS (default 3),
-# API_THREADS (gateway I/O threads, default 2), HANDLER_THREADS (the
-# greeter's handler pool, default 0: handlers on the transport's threads).
+# API_THREADS (gateway I/O threads, default 2). Greeter.Hello is marked
+# non-blocking, so it runs on the greeter's transport threads.
 set -euo pipefail
 
 BUILD=$(cd "${1:?usage: gateway_bench.sh BUILD_DIR [BASELINES_DIR]}" && pwd)
@@ -17,8 +17,6 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 DURATION=${DURATION:-5}
 REPS=${REPS:-3}
 API_THREADS=${API_THREADS:-2}
-# Greeter.Hello never blocks: by default it runs on the transport's threads.
-HANDLER_THREADS=${HANDLER_THREADS:-0}
 export PATH=$PATH:/usr/sbin
 
 W=$(mktemp -d)
@@ -61,7 +59,7 @@ plugin = "micro-memory.so"
 driver = "memory"
 TOML
 
-"$BUILD/bin/greeter-server" --manifest "$W/m.toml" --handler-threads "$HANDLER_THREADS" >"$W/greeter.out" 2>"$W/greeter.err" &
+"$BUILD/bin/greeter-server" --manifest "$W/m.toml" >"$W/greeter.out" 2>"$W/greeter.err" &
 PIDS+=($!)
 API_PORT=$(free_port)
 "$BUILD/bin/micro" api --manifest "$W/m.toml" --address "127.0.0.1:$API_PORT" \

@@ -6,7 +6,7 @@
 #   free_port                       prints a free loopback port
 #   greeter_manifest BUILD DIR IO   writes its manifest, DIR/m.toml (IO
 #                                   empty: the transport's default io_threads)
-#   start_greeter BUILD DIR IO HT   starts greeter-server (manifest in DIR),
+#   start_greeter BUILD DIR IO      starts greeter-server (manifest in DIR),
 #                                   sets $greeter_pid and $greeter_url
 #   start_nginx BASELINES           starts nginx, sets $nginx_pid and $nginx_url
 
@@ -43,11 +43,11 @@ driver = "memory"
 TOML
 }
 
-start_greeter() {  # BUILD DIR IO_THREADS HANDLER_THREADS
+start_greeter() {  # BUILD DIR IO_THREADS
   local build=$1 dir=$2
   greeter_manifest "$build" "$dir" "$3"
   "$build/bin/greeter-server" --manifest "$dir/m.toml" --address 127.0.0.1:0 \
-    --handler-threads "$4" >"$dir/greeter.out" 2>"$dir/greeter.err" &
+    >"$dir/greeter.out" 2>"$dir/greeter.err" &
   greeter_pid=$!
   pids+=("$greeter_pid")
   for _ in $(seq 100); do grep -q listening "$dir/greeter.out" 2>/dev/null && break; sleep 0.1; done

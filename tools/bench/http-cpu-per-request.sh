@@ -26,7 +26,7 @@ names=() urls=() servers=()
 i=0
 for build in "$@"; do
   build=$(cd "$build" && pwd)
-  start_greeter "$build" "$work/s$i" "$io_threads" 0
+  start_greeter "$build" "$work/s$i" "$io_threads"
   servers+=("$greeter_pid")
   urls+=("$greeter_url")
   names+=("$build")

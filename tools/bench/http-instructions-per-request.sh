@@ -22,7 +22,7 @@ dir=$work/server
 greeter_manifest "$build" "$dir" 2
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" \
   "$build/bin/greeter-server" --manifest "$dir/m.toml" --address 127.0.0.1:0 \
-  --handler-threads 0 >"$dir/out" 2>"$dir/err" &
+  >"$dir/out" 2>"$dir/err" &
 server=$!
 pids+=("$server")
 for _ in $(seq 300); do grep -q listening "$dir/out" 2>/dev/null && break; sleep 0.1; done

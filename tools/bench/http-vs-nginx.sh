@@ -5,16 +5,13 @@
 # returning a fixed response (the baseline's config and post.lua), repeated
 # alternately. Prints one RESULT line per run and the medians.
 #
-#   [HANDLER_THREADS=N] [IO_THREADS=N] tools/bench/http-vs-nginx.sh BUILD_DIR [REPS] [DURATION_S]
+#   [IO_THREADS=N] tools/bench/http-vs-nginx.sh BUILD_DIR [REPS] [DURATION_S]
 #
 # Needs wrk and nginx (tools/install-deps.sh). Not a test.
 set -euo pipefail
 build=${1:?usage: http-vs-nginx.sh BUILD_DIR [REPS] [DURATION_S]}
 reps=${2:-5}
 duration=${3:-5}
-# Greeter.Hello never blocks, so by default it runs on the transport's
-# threads (0): the figure is the transport's, not the handler pool's.
-handler_threads=${HANDLER_THREADS:-0}
 io_threads=${IO_THREADS:-}  # empty: the transport's default
 here=$(cd "$(dirname "$0")" && pwd)
 baselines=${BASELINES:-/work/shared/baselines}
@@ -22,7 +19,7 @@ build=$(cd "$build" && pwd)
 # shellcheck source=http-bench-lib.sh
 . "$here/http-bench-lib.sh"
 bench_init
-start_greeter "$build" "$work/greeter" "$io_threads" "$handler_threads"
+start_greeter "$build" "$work/greeter" "$io_threads"
 start_nginx "$baselines"
 
 run() {  # name url script

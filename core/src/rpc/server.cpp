@@ -199,7 +199,7 @@ struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
             return;
         }
         const ServerHandler& handler = route->second.unary;
-        bool runInline = inlineHandlers;
+        bool runInline = inlineHandlers || endpoint.nonBlocking;
         std::unique_lock<std::mutex> poolLock;
         if (!runInline) {
             poolLock = std::unique_lock(poolMutex);

@@ -2,8 +2,9 @@
 // handlers over any transport.
 //
 // Threads: frames arrive on transport threads. Unary handlers run on a
-// worker pool (or inline on the transport thread when `inlineHandlers` is
-// set, for handlers that never block); each streaming call gets a thread of
+// worker pool, or inline on the transport thread for endpoints marked
+// `nonBlocking` and for every endpoint when handlerThreads is 0 (handlers
+// that never block); each streaming call gets a thread of
 // its own, since its handler blocks on recv. Every handler failure reaches
 // the caller as an `x` frame with a code and detail; the connection lives on.
 //
@@ -29,6 +30,7 @@ struct Endpoint {
     std::string name;
     ServerHandler unary;                                  // set for unary endpoints
     std::function<void(ServerCall&, Stream&)> streaming;  // set for streaming ones
+    bool nonBlocking = false;  // unary only: run inline even when there is a pool
 };
 
 /// Makes the middleware for the calls of one endpoint, once per endpoint at

@@ -220,13 +220,14 @@ void Service::addTyped(std::string endpoint, capnp::StructSchema request,
                                                     .getAs<capnp::AnyStruct>()
                                                     .as<capnp::DynamicStruct>(response));
         },
-        nullptr});
+        nullptr, options.nonBlocking});
 }
 
 void Service::handleRaw(std::string endpoint, ServerHandler fn, EndpointOptions options) {
     impl_->endpoints.push_back(
         {endpoint, 0, 0, false, false, options.idempotent, std::move(options.metadata)});
-    impl_->server.add(rpc::Endpoint{std::move(endpoint), std::move(fn), nullptr});
+    impl_->server.add(
+        rpc::Endpoint{std::move(endpoint), std::move(fn), nullptr, options.nonBlocking});
 }
 
 void Service::handleStream(std::string endpoint, std::function<void(ServerCall&, Stream&)> fn,

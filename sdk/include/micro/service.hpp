@@ -69,6 +69,11 @@ struct ServiceOptions {
 struct EndpointOptions {
     bool idempotent = false;  ///< safe to retry on another node after it was sent
     Metadata metadata{};
+    /// The handler never blocks (no I/O, no waiting on locks or other
+    /// calls): it runs on the transport thread that read the call, not on
+    /// the handler pool, which saves the hand-off between threads. A handler
+    /// so marked that does block stalls every connection of that thread.
+    bool nonBlocking = false;
 };
 
 struct StreamOptions {

@@ -10,6 +10,7 @@
 #include <micro/service.hpp>
 
 #include <atomic>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -440,6 +441,48 @@ TEST_CASE("server metrics: a series per endpoint and code, each from its first c
         CHECK(!contains(text, R"(endpoint="M.Never")"));
         CHECK(has("micro_server_in_flight{service=\"" + name + "\"}", 0));
     }
+}
+
+TEST_CASE("a nonBlocking endpoint runs on the transport's thread while the pool is busy") {
+    Cluster c;
+    micro::Runtime rt = micro::Runtime::load(c.manifest);
+    micro::Service service(rt, {.name = "inliner", .handlerThreads = 1, .adminAddress = "off"});
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::promise<std::thread::id> poolThread;
+    // Holds the pool's only thread until the test lets it go.
+    service.handleRaw("M.Hold", [&](micro::ServerCall& call) {
+        poolThread.set_value(std::this_thread::get_id());
+        released.wait();
+        call.response = "held";
+    });
+    std::thread::id quickThread;
+    service.handleRaw("M.Quick",
+                      [&](micro::ServerCall& call) {
+                          quickThread = std::this_thread::get_id();
+                          call.response = "quick";
+                      },
+                      {.nonBlocking = true});
+    service.handleRaw("M.Pooled", [](micro::ServerCall& call) { call.response = "pooled"; });
+    service.start();
+
+    micro::Client client(rt);
+    micro::CallOptions raw{.contentType = micro::kContentRaw};
+    std::string held;
+    std::thread holder([&] { held = client.call("inliner", "M.Hold", "", raw).body; });
+    const std::thread::id pool = poolThread.get_future().get();
+    // With the pool's thread held, only an inline handler can answer.
+    CHECK(client.call("inliner", "M.Quick", "", raw).body == "quick");
+    CHECK(quickThread != pool);
+    // The check bites: an unmarked endpoint queues behind the held one.
+    micro::CallOptions brief = raw;
+    brief.timeout = 300ms;
+    CHECK(codeOf([&] { client.call("inliner", "M.Pooled", "", brief); }) ==
+          micro::Code::kDeadlineExceeded);
+    release.set_value();
+    holder.join();
+    CHECK(held == "held");
+    CHECK(client.call("inliner", "M.Pooled", "", raw).body == "pooled");
 }
 
 TEST_CASE("micro call prints JSON, and an error with its code and exit status 1") {

@@ -68,7 +68,7 @@ using transport_common::ByteBuffer;
 /// The http driver's config (see http_transport.hpp), which every connection
 /// reads.
 struct Settings {
-    std::size_t ioThreads = 2;
+    std::size_t ioThreads = 1;  // read as transport_common::defaultIoThreads() when unset
     std::size_t maxHeaderBytes = 64u << 10;
     std::size_t maxBodyBytes = 4u << 20;
     std::chrono::milliseconds headerTimeout{10000};

@@ -54,7 +54,7 @@ using transport_common::ByteBuffer;
 
 /// The tcp driver's config (see tcp_transport.hpp), which every connection reads.
 struct Settings {
-    std::size_t ioThreads = 2;
+    std::size_t ioThreads = 1;  // read as transport_common::defaultIoThreads() when unset
     std::uint32_t maxFrameBytes = 4u << 20;
     std::chrono::milliseconds frameTimeout{10000};  // 0: no limit
     std::size_t maxQueuedBytes = 8u << 20;

@@ -39,7 +39,8 @@ class TempDir {
     TempDir(const TempDir&) = delete;
     TempDir& operator=(const TempDir&) = delete;
     const std::string& path() const noexcept { return path_; }
-    /// Write `content` to `name` inside the directory; returns the full path.
+    /// Write `content` to `name` inside the directory, making the
+    /// subdirectories `name` names; returns the full path.
     std::string write(const std::string& name, const std::string& content) const;
 
  private:

@@ -16,31 +16,15 @@
 #include <sstream>
 #include <string>
 
+#include "process.hpp"
+
 namespace fs = std::filesystem;
 using micro::driver::affinityCpus;
 using micro::driver::cgroupCpuLimit;
 using micro::driver::usableCpus;
+using micro::test::TempDir;
 
 namespace {
-
-/// A scratch directory standing for "/", removed at the end.
-struct FakeRoot {
-    fs::path dir;
-    FakeRoot() {
-        std::string pattern = (fs::temp_directory_path() / "micro-cpu-budget-XXXXXX").string();
-        REQUIRE(mkdtemp(pattern.data()) != nullptr);
-        dir = pattern;
-    }
-    ~FakeRoot() {
-        std::error_code ignored;
-        fs::remove_all(dir, ignored);
-    }
-    void write(const fs::path& path, const std::string& text) const {
-        const fs::path full = dir / path.relative_path();
-        fs::create_directories(full.parent_path());
-        std::ofstream(full) << text;
-    }
-};
 
 constexpr const char* kV2Mount = "30 25 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n";
 constexpr const char* kV1Mounts =
@@ -70,74 +54,74 @@ std::string expected(std::size_t usable) {
 }  // namespace
 
 TEST_CASE("cpu budget: a cgroup v2 quota is read as CPUs, max is no limit") {
-    FakeRoot root;
-    root.write("/sys/fs/cgroup/cpu.max", "150000 100000\n");
+    TempDir root;  // stands for "/"
+    root.write("sys/fs/cgroup/cpu.max", "150000 100000\n");
     // Quotas over periods of whole microseconds: exact in a double.
-    CHECK(cgroupCpuLimit(kV2Mount, "0::/\n", root.dir) == 1.5);
+    CHECK(cgroupCpuLimit(kV2Mount, "0::/\n", root.path()) == 1.5);
 
-    root.write("/sys/fs/cgroup/cpu.max", "max 100000\n");
-    CHECK_FALSE(cgroupCpuLimit(kV2Mount, "0::/\n", root.dir).has_value());
+    root.write("sys/fs/cgroup/cpu.max", "max 100000\n");
+    CHECK_FALSE(cgroupCpuLimit(kV2Mount, "0::/\n", root.path()).has_value());
 }
 
 TEST_CASE("cpu budget: a parent's quota limits a child that sets none") {
-    FakeRoot root;
-    root.write("/sys/fs/cgroup/cpu.max", "max 100000\n");
-    root.write("/sys/fs/cgroup/team/cpu.max", "50000 100000\n");
-    root.write("/sys/fs/cgroup/team/svc/cpu.max", "max 100000\n");
-    root.write("/sys/fs/cgroup/team/svc/pod/cpu.max", "300000 100000\n");
-    CHECK(cgroupCpuLimit(kV2Mount, "0::/team/svc/pod\n", root.dir) == 0.5);
+    TempDir root;
+    root.write("sys/fs/cgroup/cpu.max", "max 100000\n");
+    root.write("sys/fs/cgroup/team/cpu.max", "50000 100000\n");
+    root.write("sys/fs/cgroup/team/svc/cpu.max", "max 100000\n");
+    root.write("sys/fs/cgroup/team/svc/pod/cpu.max", "300000 100000\n");
+    CHECK(cgroupCpuLimit(kV2Mount, "0::/team/svc/pod\n", root.path()) == 0.5);
 }
 
 TEST_CASE("cpu budget: cgroup v1 reads the cpu hierarchy, not cpuacct") {
-    FakeRoot root;
-    root.write("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "-1\n");
-    root.write("/sys/fs/cgroup/cpu/cpu.cfs_period_us", "100000\n");
-    root.write("/sys/fs/cgroup/cpu/svc/cpu.cfs_quota_us", "250000\n");
-    root.write("/sys/fs/cgroup/cpu/svc/cpu.cfs_period_us", "100000\n");
+    TempDir root;
+    root.write("sys/fs/cgroup/cpu/cpu.cfs_quota_us", "-1\n");
+    root.write("sys/fs/cgroup/cpu/cpu.cfs_period_us", "100000\n");
+    root.write("sys/fs/cgroup/cpu/svc/cpu.cfs_quota_us", "250000\n");
+    root.write("sys/fs/cgroup/cpu/svc/cpu.cfs_period_us", "100000\n");
     // A quota in the cpuacct hierarchy means nothing and must not be read.
-    root.write("/sys/fs/cgroup/cpuacct/svc/cpu.cfs_quota_us", "10000\n");
-    root.write("/sys/fs/cgroup/cpuacct/svc/cpu.cfs_period_us", "100000\n");
+    root.write("sys/fs/cgroup/cpuacct/svc/cpu.cfs_quota_us", "10000\n");
+    root.write("sys/fs/cgroup/cpuacct/svc/cpu.cfs_period_us", "100000\n");
     const std::string cgroups = "3:cpuacct:/svc\n2:memory:/svc\n1:cpu:/svc\n0::/\n";
-    CHECK(cgroupCpuLimit(std::string(kV1Mounts) + kV2Mount, cgroups, root.dir) == 2.5);
+    CHECK(cgroupCpuLimit(std::string(kV1Mounts) + kV2Mount, cgroups, root.path()) == 2.5);
 }
 
 TEST_CASE("cpu budget: a mount whose root is the process's cgroup, and one it is outside of") {
-    FakeRoot root;
+    TempDir root;
     // As in a container without a cgroup namespace: the host's path is the mount's root.
     const std::string mount =
         "40 25 0:29 /docker/abc /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu,cpuacct\n";
-    root.write("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "100000\n");
-    root.write("/sys/fs/cgroup/cpu/cpu.cfs_period_us", "100000\n");
-    CHECK(cgroupCpuLimit(mount, "1:cpu,cpuacct:/docker/abc\n", root.dir) == 1.0);
+    root.write("sys/fs/cgroup/cpu/cpu.cfs_quota_us", "100000\n");
+    root.write("sys/fs/cgroup/cpu/cpu.cfs_period_us", "100000\n");
+    CHECK(cgroupCpuLimit(mount, "1:cpu,cpuacct:/docker/abc\n", root.path()) == 1.0);
     // "/docker/abcd" shares a prefix with the root but is not inside it.
-    CHECK_FALSE(cgroupCpuLimit(mount, "1:cpu,cpuacct:/docker/abcd\n", root.dir).has_value());
+    CHECK_FALSE(cgroupCpuLimit(mount, "1:cpu,cpuacct:/docker/abcd\n", root.path()).has_value());
 }
 
 TEST_CASE("cpu budget: escaped characters in a mount point") {
-    FakeRoot root;
-    root.write("/cg roups/cpu.max", "200000 100000\n");
+    TempDir root;
+    root.write("cg roups/cpu.max", "200000 100000\n");
     const std::string mount = "30 25 0:26 / /cg\\040roups rw - cgroup2 cgroup2 rw\n";
-    CHECK(cgroupCpuLimit(mount, "0::/\n", root.dir) == 2.0);
+    CHECK(cgroupCpuLimit(mount, "0::/\n", root.path()) == 2.0);
 }
 
 TEST_CASE("cpu budget: malformed files and lines count as no limit") {
-    FakeRoot root;
-    root.write("/sys/fs/cgroup/cpu.max", "lots of CPUs\n");
-    CHECK_FALSE(cgroupCpuLimit(kV2Mount, "0::/\n", root.dir).has_value());
-    root.write("/sys/fs/cgroup/cpu.max", "150000 0\n");
-    CHECK_FALSE(cgroupCpuLimit(kV2Mount, "0::/\n", root.dir).has_value());
-    root.write("/sys/fs/cgroup/cpu.max", "-5 100000\n");
-    CHECK_FALSE(cgroupCpuLimit(kV2Mount, "0::/\n", root.dir).has_value());
-    root.write("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "12x\n");
-    root.write("/sys/fs/cgroup/cpu/cpu.cfs_period_us", "100000\n");
-    CHECK_FALSE(cgroupCpuLimit(kV1Mounts, "1:cpu:/\n", root.dir).has_value());
+    TempDir root;
+    root.write("sys/fs/cgroup/cpu.max", "lots of CPUs\n");
+    CHECK_FALSE(cgroupCpuLimit(kV2Mount, "0::/\n", root.path()).has_value());
+    root.write("sys/fs/cgroup/cpu.max", "150000 0\n");
+    CHECK_FALSE(cgroupCpuLimit(kV2Mount, "0::/\n", root.path()).has_value());
+    root.write("sys/fs/cgroup/cpu.max", "-5 100000\n");
+    CHECK_FALSE(cgroupCpuLimit(kV2Mount, "0::/\n", root.path()).has_value());
+    root.write("sys/fs/cgroup/cpu/cpu.cfs_quota_us", "12x\n");
+    root.write("sys/fs/cgroup/cpu/cpu.cfs_period_us", "100000\n");
+    CHECK_FALSE(cgroupCpuLimit(kV1Mounts, "1:cpu:/\n", root.path()).has_value());
     // Truncated mountinfo lines, a /proc/self/cgroup without colons, nothing at all.
-    CHECK_FALSE(cgroupCpuLimit("30 25 0:26 / /sys/fs/cgroup rw - cgroup2\n", "0::/\n", root.dir)
+    CHECK_FALSE(cgroupCpuLimit("30 25 0:26 / /sys/fs/cgroup rw - cgroup2\n", "0::/\n", root.path())
                     .has_value());
-    CHECK_FALSE(cgroupCpuLimit(kV2Mount, "garbage\n", root.dir).has_value());
-    CHECK_FALSE(cgroupCpuLimit("", "", root.dir).has_value());
+    CHECK_FALSE(cgroupCpuLimit(kV2Mount, "garbage\n", root.path()).has_value());
+    CHECK_FALSE(cgroupCpuLimit("", "", root.path()).has_value());
     // A quota file that does not exist.
-    CHECK_FALSE(cgroupCpuLimit(kV2Mount, "0::/nowhere\n", root.dir).has_value());
+    CHECK_FALSE(cgroupCpuLimit(kV2Mount, "0::/nowhere\n", root.path()).has_value());
 }
 
 TEST_CASE("cpu budget: this process, and a process allowed one CPU by its affinity") {

@@ -298,6 +298,9 @@ PostgresStore::Table* PostgresStore::knownTable(std::string_view database, std::
 }
 
 void PostgresStore::ensureCreated(Session& session, Table& t) {
+    // The catalog's schema, table and version sequence; the database's
+    // schema; the table.
+    constexpr int kCreatedObjects = 5;
     if (t.created.load(std::memory_order_acquire)) return;
     for (int attempt = 1;; ++attempt) {
         try {
@@ -321,11 +324,15 @@ void PostgresStore::ensureCreated(Session& session, Table& t) {
             // Two sessions running CREATE ... IF NOT EXISTS at once may both
             // decide to create; PostgreSQL then fails one on its catalog's
             // unique indexes (23505) or as a duplicate (42710 type, 42P06
-            // schema, 42P07 table). The next attempt finds the object there.
+            // schema, 42P07 table). The loser only fails once the winner has
+            // committed, so the next attempt finds that object there: every
+            // lost race leaves one more of the objects in place, and a
+            // session that loses the race for each of them still succeeds
+            // on the attempt after.
             const std::string& state = e.sqlstate();
             const bool raced =
                 state == "23505" || state == "42710" || state == "42P06" || state == "42P07";
-            if (!raced || attempt >= 5) throw;
+            if (!raced || attempt > kCreatedObjects) throw;
         }
     }
 }

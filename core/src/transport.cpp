@@ -76,7 +76,7 @@ std::string_view TransportMessageView::header(std::string_view key) const noexce
 
 Connection::Connection(std::shared_ptr<State> state) : state_(std::move(state)) {}
 
-bool Connection::send(std::span<const Header> headers, std::string_view body) {
+bool Connection::send(std::span<const Header> headers, std::string_view body, SendTiming timing) {
     constexpr std::size_t kInline = 8;
     micro_kv inlineHeaders[kInline];
     std::vector<micro_kv> heapHeaders;
@@ -88,8 +88,8 @@ bool Connection::send(std::span<const Header> headers, std::string_view body) {
     for (std::size_t i = 0; i < headers.size(); ++i) {
         kv[i] = micro_kv{abi::str(headers[i].key), abi::str(headers[i].value)};
     }
-    micro_transport_message m{sizeof(micro_transport_message), kv, headers.size(),
-                              abi::bytes(body)};
+    micro_transport_message m{sizeof(micro_transport_message), kv, headers.size(), abi::bytes(body),
+                              timing == SendTiming::kMoreFollows ? MICRO_SEND_MORE_FOLLOWS : 0u};
     std::shared_lock lock(state_->mutex);
     if (state_->closed) throw Error(Code::kUnavailable, "connection is closed");
     micro_error err{};

@@ -97,7 +97,8 @@ EncodedRequest::EncodedRequest(std::uint64_t id, std::string_view node, std::str
 }
 
 micro_transport_message EncodedRequest::view() const noexcept {
-    return micro_transport_message{sizeof(micro_transport_message), kv_.data(), kv_.size(), body_};
+    return micro_transport_message{sizeof(micro_transport_message), kv_.data(), kv_.size(), body_,
+                                   0};
 }
 
 std::optional<Reply> parseReply(const micro_transport_message& message) {
@@ -126,7 +127,8 @@ EncodedReply::EncodedReply(std::uint64_t id, micro_code code, std::uint64_t deli
           {abi::str(kDelivered), abi::str(delivered_)}} {}
 
 micro_transport_message EncodedReply::view() const noexcept {
-    return micro_transport_message{sizeof(micro_transport_message), kv_, 3, abi::bytes(message_)};
+    return micro_transport_message{sizeof(micro_transport_message), kv_, 3, abi::bytes(message_),
+                                   0};
 }
 
 }  // namespace micro::direct::wire

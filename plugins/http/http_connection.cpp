@@ -1,6 +1,7 @@
 #include "http_connection.hpp"
 
 #include <micro/abi_view.hpp>
+#include <micro/driver/transport.hpp>
 #include <micro/error.hpp>
 
 #include <boost/asio/post.hpp>
@@ -299,7 +300,7 @@ bool HttpConnection::sendReply(const micro_transport_message& message,
     const mapping::ResponseText text(r);
     text.writeTo(reinterpret_cast<char*>(out_.append(text.size())));
     moveReady();
-    scheduleFlush(lock);
+    scheduleFlush(lock, driver::moreFollows(message));
     return true;
 }
 
@@ -328,14 +329,15 @@ bool HttpConnection::send(const micro_transport_message& message) {
     at += ws::writeHead(at, ws::kBinary, size, m);
     envelope::encode(message, at);
     if (m != nullptr) ws::applyMask(at, size, m);
-    scheduleFlush(lock);
+    scheduleFlush(lock, driver::moreFollows(message));
     return true;
 }
 
-void HttpConnection::scheduleFlush(std::unique_lock<std::mutex>& lock) {
+void HttpConnection::scheduleFlush(std::unique_lock<std::mutex>& lock, bool moreFollows) {
     // A response that ends the connection, or a paused pipeline, is the io
     // thread's to finish even when the socket took every byte.
-    StreamConnection::scheduleFlush(lock, [this] { return !closeAfterFlush_ && !paused_; });
+    StreamConnection::scheduleFlush(
+        lock, [this] { return !closeAfterFlush_ && !paused_; }, moreFollows);
 }
 
 void HttpConnection::flush() noexcept {
@@ -637,7 +639,7 @@ void HttpConnection::handleRequest(const ParsedRequest& request, bool keepAlive)
     }
     if (events_.on_message != nullptr) {
         const micro_transport_message m{sizeof(micro_transport_message), headers_.data(),
-                                        headers_.size(), abi::bytes(request.body())};
+                                        headers_.size(), abi::bytes(request.body()), 0};
         events_.on_message(events_.ctx, &m);
     }
 }
@@ -826,7 +828,7 @@ void HttpConnection::deliverWs(const std::uint8_t* payload, std::size_t size) {
     }
     if (events_.on_message != nullptr) {
         const micro_transport_message m{sizeof(micro_transport_message), headers_.data(),
-                                        headers_.size(), body};
+                                        headers_.size(), body, 0};
         events_.on_message(events_.ctx, &m);
     }
 }

@@ -156,7 +156,8 @@ class HttpConnection final : public transport_common::StreamConnection<HttpConne
     void onPeerEof();
 
     // writing
-    void scheduleFlush(std::unique_lock<std::mutex>& lock);  // lock held on entry, released
+    // lock held on entry, released; moreFollows: MICRO_SEND_MORE_FOLLOWS
+    void scheduleFlush(std::unique_lock<std::mutex>& lock, bool moreFollows = false);
     void queueFrame(std::uint8_t opcode, const std::uint8_t* payload,
                     std::size_t size);  // under mutex_
     void moveReady();                   // under mutex_

@@ -51,7 +51,7 @@ struct OwnedMessage {
 
     micro_transport_message view() const noexcept {
         return micro_transport_message{sizeof(micro_transport_message), kv.data(), kv.size(),
-                                       abi::bytes(body)};
+                                       abi::bytes(body), 0};
     }
 };
 

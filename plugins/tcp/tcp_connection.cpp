@@ -1,5 +1,6 @@
 #include "tcp_connection.hpp"
 
+#include <micro/driver/transport.hpp>
 #include <micro/error.hpp>
 
 #include <string>
@@ -64,7 +65,8 @@ bool TcpConnection::send(const micro_transport_message& message) {
     }
     if (queueFull(bytes)) return false;
     frame::encode(message, length, out_.append(bytes));
-    scheduleFlush(lock, [] { return true; });
+    scheduleFlush(
+        lock, [] { return true; }, driver::moreFollows(message));
     return true;
 }
 
@@ -147,7 +149,7 @@ void TcpConnection::processFrames() {
         completed = true;
         if (events_.on_message != nullptr) {
             const micro_transport_message m{sizeof(micro_transport_message), headers_.data(),
-                                            headers_.size(), body};
+                                            headers_.size(), body, 0};
             events_.on_message(events_.ctx, &m);
         }
         if (state_.load(std::memory_order_relaxed) != State::kOpen) {

@@ -21,9 +21,11 @@
 //     replies to a batch of frames leave in one write. Called on any other
 //     thread with nothing queued, it writes to the socket right away without
 //     blocking; whatever the socket does not take is written by the io
-//     thread. Queued frames are coalesced into one buffer per write. When
-//     the queue holds more than max_queued_bytes, send returns false, and
-//     on_writable follows once it has drained below half of that.
+//     thread. A message marked MICRO_SEND_MORE_FOLLOWS is left to the io
+//     thread instead, to leave with what follows. Queued frames are
+//     coalesced into one buffer per write. When the queue holds more than
+//     max_queued_bytes, send returns false, and on_writable follows once it
+//     has drained below half of that.
 //   Closing: close() stops delivery, then (on the io thread) flushes the
 //     queue for at most 2 s, shuts down the sending side and reports
 //     on_close(OK, "closed"); the socket is closed once the peer has closed

@@ -24,7 +24,7 @@
 /* ---- Versions and the entry symbol ------------------------------------- */
 
 _Static_assert(MICRO_ABI_MAJOR == 1, "MICRO_ABI_MAJOR changed: update the ABI tests");
-_Static_assert(MICRO_ABI_MINOR >= 0, "MICRO_ABI_MINOR must not be negative");
+_Static_assert(MICRO_ABI_MINOR >= 1, "MICRO_ABI_MINOR never goes back");
 
 /* ---- The frozen prefix of micro_plugin: identical in every major -------- */
 
@@ -70,6 +70,7 @@ _Static_assert(MICRO_STORE_EXACT == 0 && MICRO_STORE_PREFIX == 1 && MICRO_STORE_
                    MICRO_STORE_KEYS_ONLY == 4,
                "store flags");
 _Static_assert(MICRO_ACK_AUTO == 0 && MICRO_ACK_MANUAL == 1, "ack modes");
+_Static_assert(MICRO_SEND_MORE_FOLLOWS == 1, "send flags");
 _Static_assert(MICRO_REGISTRY_CREATED == 1 && MICRO_REGISTRY_UPDATED == 2 &&
                    MICRO_REGISTRY_DELETED == 3,
                "registry events");
@@ -257,7 +258,8 @@ PIN_SIZE(micro_config_source_driver, 56);
 PIN_OFFSET(micro_transport_message, headers, 8);
 PIN_OFFSET(micro_transport_message, header_count, 16);
 PIN_OFFSET(micro_transport_message, body, 24);
-PIN_SIZE(micro_transport_message, 40);
+PIN_OFFSET(micro_transport_message, flags, 40); /* appended in minor 1 */
+PIN_SIZE(micro_transport_message, 48);
 
 PIN_OFFSET(micro_connection_events, on_message, 8);
 PIN_OFFSET(micro_connection_events, on_writable, 16);

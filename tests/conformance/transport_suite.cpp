@@ -219,6 +219,26 @@ TEST_SUITE("transport") {
         CHECK(p.client->bodies == expected);
     }
 
+    TEST_CASE("transport: messages marked more-follows all arrive in order, the last one too") {
+        // kMoreFollows is a hint: the driver may batch, never hold. The last
+        // message has nothing after it and must still arrive.
+        Pair p;
+        const std::vector<std::string> expected = numbered(300);
+        for (const auto& body : expected) {
+            REQUIRE(p.clientConn->send({}, body, micro::SendTiming::kMoreFollows));
+        }
+        CHECK(p.serverEnd->signal.waitFor([&] { return p.serverEnd->bodies.size() >= 300; }));
+        REQUIRE(p.serverConn->send({}, "alone", micro::SendTiming::kMoreFollows));
+        CHECK(p.client->signal.waitFor([&] { return !p.client->bodies.empty(); }));
+
+        {
+            auto lock = p.serverEnd->signal.lock();
+            CHECK(p.serverEnd->bodies == expected);
+        }
+        auto lock = p.client->signal.lock();
+        CHECK(p.client->bodies == std::vector<std::string>{"alone"});
+    }
+
     TEST_CASE("transport: headers and a binary body round trip") {
         Pair p;
         const std::string body = conformance::allBytes();

@@ -1,9 +1,12 @@
 // The SDK's promise: no exception crosses the C boundary. Each kind of
 // failure inside a driver method becomes the right status and message.
+// And a field appended in a later minor is read only when it is there.
 #include <doctest/doctest.h>
+#include <micro/driver/transport.hpp>
 #include <micro/metrics.hpp>
 #include <micro/sdk.hpp>
 
+#include <cstddef>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -160,4 +163,17 @@ TEST_CASE("Config reads typed values and names the key of a bad one") {
         CHECK(e.code() == micro::Code::kInvalidArgument);
         CHECK(std::string(e.what()).find("'bad'") != std::string::npos);
     }
+}
+
+TEST_CASE("moreFollows reads the send flag only from a message of minor 1 or later") {
+    micro_transport_message m{sizeof(m), nullptr, 0, micro_bytes{nullptr, 0},
+                              MICRO_SEND_MORE_FOLLOWS};
+    CHECK(micro::driver::moreFollows(m));
+    m.flags = 0;
+    CHECK_FALSE(micro::driver::moreFollows(m));
+    // A core of minor 0 fills the 40 bytes it knows: whatever lies past
+    // them is not a flag.
+    m.flags = MICRO_SEND_MORE_FOLLOWS;
+    m.struct_size = offsetof(micro_transport_message, flags);
+    CHECK_FALSE(micro::driver::moreFollows(m));
 }

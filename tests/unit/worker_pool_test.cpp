@@ -1,6 +1,8 @@
 // micro::driver::WorkerPool: FIFO order, inline re-entry from its own
 // workers, the per-thread start hook, and a destructor that runs what is
-// queued (even what queued tasks queue while it waits) before it returns.
+// queued (even what queued tasks queue while it waits) before it returns;
+// one-at-a-time wake-ups that still give every task of a burst a worker,
+// and the queued() hint.
 #include <micro/driver/worker_pool.hpp>
 
 #include <doctest/doctest.h>
@@ -93,4 +95,55 @@ TEST_CASE("worker pool: the destructor runs every queued task, and what they que
         }
     }
     CHECK(*count == 100);
+}
+
+TEST_CASE("worker pool: every task of a burst gets a worker while the others block") {
+    // Each task waits until all kThreads of its round have started: a round
+    // completes only if no task waits behind a running one. Bursts of posts
+    // from this thread race workers that finish and take the next task
+    // themselves, which must never leave a queued task without a worker.
+    constexpr int kThreads = 4;
+    constexpr int kRounds = 300;
+    WorkerPool pool(kThreads);
+    for (int round = 0; round < kRounds; ++round) {
+        CAPTURE(round);
+        auto started = std::make_shared<std::atomic<int>>(0);
+        std::vector<std::future<void>> done;
+        for (int i = 0; i < kThreads; ++i) {
+            auto finished = std::make_shared<std::promise<void>>();
+            done.push_back(finished->get_future());
+            pool.post([started, finished] {
+                started->fetch_add(1);
+                const auto giveUp = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+                while (started->load() < kThreads && std::chrono::steady_clock::now() < giveUp) {
+                    std::this_thread::yield();
+                }
+                finished->set_value();
+            });
+        }
+        for (auto& f : done)
+            REQUIRE(f.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+        REQUIRE(started->load() == kThreads);
+    }
+}
+
+TEST_CASE("worker pool: queued() counts the tasks not yet started") {
+    WorkerPool pool(1);
+    std::promise<void> gate;
+    auto opened = gate.get_future().share();
+    std::promise<void> running;
+    pool.post([&running, opened] {
+        running.set_value();
+        opened.wait();
+    });
+    running.get_future().wait();
+    CHECK(pool.queued() == 0);
+    std::promise<void> last;
+    pool.post([] {});
+    pool.post([] {});
+    pool.post([&last] { last.set_value(); });
+    CHECK(pool.queued() == 3);
+    gate.set_value();
+    last.get_future().wait();
+    CHECK(pool.queued() == 0);
 }

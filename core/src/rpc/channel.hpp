@@ -57,10 +57,13 @@ class Channel {
 
     /// The same, waiting no longer than `maxWait` and never past `deadline`.
     /// The wait is counted from the first full send, so a send that does not
-    /// wait (nearly all of them) reads no clock.
+    /// wait (nearly all of them) reads no clock. `timing` goes to the
+    /// transport (see SendTiming).
     void send(std::span<const Header> headers, std::string_view body,
-              Clock::time_point deadline, Clock::duration maxWait) {
-        sendUntil(headers, body, [&] { return std::min(deadline, Clock::now() + maxWait); });
+              Clock::time_point deadline, Clock::duration maxWait,
+              SendTiming timing = SendTiming::kNow) {
+        sendUntil(
+            headers, body, [&] { return std::min(deadline, Clock::now() + maxWait); }, timing);
     }
 
     void onWritable() {
@@ -87,7 +90,8 @@ class Channel {
 
    private:
     template <typename DeadlineFn>
-    void sendUntil(std::span<const Header> headers, std::string_view body, DeadlineFn deadlineOf) {
+    void sendUntil(std::span<const Header> headers, std::string_view body, DeadlineFn deadlineOf,
+                   SendTiming timing = SendTiming::kNow) {
         // No copy of the shared_ptr and no lock: attach() published the
         // connection before any send, and connection_ keeps it alive for as
         // long as this channel, which the caller holds.
@@ -100,7 +104,7 @@ class Channel {
             // changes under mutex_, so the wait below, which checks it under
             // mutex_, cannot miss an increment made after this read.
             std::uint64_t seen = writableGeneration_.load(std::memory_order_acquire);
-            if (c->send(headers, body)) return;
+            if (c->send(headers, body, timing)) return;
             if (inCallback()) {
                 throw Error(Code::kResourceExhausted, "peer is not reading: its buffer is full");
             }

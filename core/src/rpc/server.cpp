@@ -93,7 +93,8 @@ struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
     std::size_t streamThreads = 0;
 
     void sendError(const std::shared_ptr<Channel>& channel, std::uint64_t id, Code code,
-                   std::string_view detail, bool notProcessed = false) {
+                   std::string_view detail, bool notProcessed = false,
+                   SendTiming timing = SendTiming::kNow) {
         Decimal idText(id);
         Decimal codeText(static_cast<std::uint64_t>(code));
         std::string body = errorJson(service, code, detail);
@@ -106,14 +107,15 @@ struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
                              {kNotProcessed, "1"}};
         try {
             channel->send(std::span<const Header>(headers, notProcessed ? 6 : 5), body,
-                          Clock::time_point::max(), kReplyWait);
+                          Clock::time_point::max(), kReplyWait, timing);
         } catch (const Error&) {
             // The caller is gone or not reading; nobody is left to tell.
             channel->close();
         }
     }
 
-    void sendReply(const std::shared_ptr<Channel>& channel, std::uint64_t id, ServerCall& call) {
+    void sendReply(const std::shared_ptr<Channel>& channel, std::uint64_t id, ServerCall& call,
+                   SendTiming timing) {
         Decimal idText(id);
         std::string_view contentType =
             call.responseContentType.empty() ? call.contentType : call.responseContentType;
@@ -135,7 +137,8 @@ struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
         try {
             // kReplyWait counts from the first full send: a reply that goes
             // out at once reads no clock.
-            channel->send(std::span<const Header>(h, n), call.response, call.deadline, kReplyWait);
+            channel->send(std::span<const Header>(h, n), call.response, call.deadline, kReplyWait,
+                          timing);
         } catch (const Error&) {
             // The caller stopped reading its replies: drop the connection
             // rather than hold the reply (and this thread) without bound.
@@ -144,23 +147,34 @@ struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
     }
 
     // Run one unary call: middleware, handler, reply. Never throws.
+    // `pool`: the pool running it, if any. While the pool has calls queued
+    // behind this one, more replies follow shortly, and the transport may
+    // write them together (SendTiming::kMoreFollows): from a worker thread,
+    // a reply written on its own costs a system call each.
     void runUnary(const std::shared_ptr<Channel>& channel, std::uint64_t id,
-                  const ServerHandler& handler, ServerCall& call) {
+                  const ServerHandler& handler, ServerCall& call,
+                  const driver::WorkerPool* pool = nullptr) {
+        const auto timing = [this, pool] {
+            return pool != nullptr && (pool->queued() > 0 ||
+                                       inFlight.load(std::memory_order_relaxed) > 1)
+                       ? SendTiming::kMoreFollows
+                       : SendTiming::kNow;
+        };
         try {
             // No deadline, no clock to read.
             if (call.deadline != Clock::time_point::max() && call.expired()) {
                 throw Error(Code::kDeadlineExceeded, "deadline passed before the handler ran");
             }
             handler(call);
-            sendReply(channel, id, call);
+            sendReply(channel, id, call, timing());
         } catch (const Error& e) {
-            sendError(channel, id, e.code(), e.what());
+            sendError(channel, id, e.code(), e.what(), false, timing());
         } catch (const std::bad_alloc&) {
-            sendError(channel, id, Code::kResourceExhausted, "out of memory");
+            sendError(channel, id, Code::kResourceExhausted, "out of memory", false, timing());
         } catch (const std::exception& e) {
-            sendError(channel, id, Code::kInternal, e.what());
+            sendError(channel, id, Code::kInternal, e.what(), false, timing());
         } catch (...) {
-            sendError(channel, id, Code::kInternal, "unknown exception");
+            sendError(channel, id, Code::kInternal, "unknown exception", false, timing());
         }
         inFlight.fetch_sub(1, std::memory_order_acq_rel);
     }
@@ -224,10 +238,12 @@ struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
                                                 metadataOf(m.headers), deadlineFrom(f.timeout)});
         std::uint64_t id = f.id;
         std::string_view name = route->first;
-        pool->post([this, channel, id, name, task, &handler] {
+        // The pool outlives its tasks: its destructor runs what is queued.
+        const driver::WorkerPool* runner = pool.get();
+        pool->post([this, channel, id, name, task, &handler, runner] {
             ServerCall call{service, name, task->contentType, task->body, std::move(task->metadata),
                             task->deadline, {}, {}, {}, {}};
-            runUnary(channel, id, handler, call);
+            runUnary(channel, id, handler, call, runner);
         });
     }
 

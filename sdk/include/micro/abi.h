@@ -75,7 +75,7 @@ extern "C" {
 #endif
 
 #define MICRO_ABI_MAJOR 1
-#define MICRO_ABI_MINOR 0
+#define MICRO_ABI_MINOR 1
 
 /* Name of the one exported data symbol, as a string for dlsym-style lookup. */
 #define MICRO_PLUGIN_ENTRY_SYMBOL "micro_plugin_entry"
@@ -559,7 +559,17 @@ typedef struct micro_transport_message {
     const micro_kv* headers;
     size_t header_count;
     micro_bytes body;
+    /* Since minor 1: MICRO_SEND_* bits, meaningful to `send` only. */
+    uint32_t flags;
 } micro_transport_message;
+
+/* The sender will send more on this connection shortly (a handler pool with
+ * calls still queued). The driver may leave this message to its own I/O
+ * thread, to go out in one write with what follows, instead of writing it on
+ * the calling thread. A hint, not a hold: the message is still written
+ * without any further call. Without it, a driver whose connection is idle
+ * writes at once, for the lowest latency. */
+#define MICRO_SEND_MORE_FOLLOWS 1u
 
 /* What the core wants told about one connection. All three run [any-thread]
  * but never concurrently for one connection, and never from inside `send`,

@@ -12,6 +12,7 @@
 #include <micro/driver_handle.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <span>
@@ -35,11 +36,23 @@ struct ConnectionHandlers {
 
 class Transport;
 
+/// When a sent message must leave the calling thread.
+enum class SendTiming : std::uint8_t {
+    /// An idle connection writes it from the calling thread at once: the
+    /// lowest latency for a message on its own.
+    kNow,
+    /// More messages follow shortly (MICRO_SEND_MORE_FOLLOWS): the transport
+    /// may leave this one to its I/O thread, to go out in one write with
+    /// them. It is still written without any further call.
+    kMoreFollows,
+};
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
     /// Queue one message. Returns false when the connection's buffer is full
     /// (wait for onWritable); throws UNAVAILABLE once closed.
-    bool send(std::span<const Header> headers, std::string_view body);
+    bool send(std::span<const Header> headers, std::string_view body,
+              SendTiming timing = SendTiming::kNow);
     /// Begin an orderly close; onClose follows.
     void close() noexcept;
     bool closed() const noexcept;

@@ -27,7 +27,7 @@ TEST_CASE("envelope: headers and a binary body round trip") {
     micro_kv kv[2] = {{s(":k"), s("q")}, {s("content-type"), s("application/json")}};
     micro_transport_message m{
         sizeof(m), kv, 2,
-        micro_bytes{reinterpret_cast<const std::uint8_t*>(body.data()), body.size()}};
+        micro_bytes{reinterpret_cast<const std::uint8_t*>(body.data()), body.size()}, 0};
     std::vector<std::uint8_t> out(envelope::encodedSize(m));
     envelope::encode(m, out.data());
     std::vector<micro_kv> headers;
@@ -59,7 +59,7 @@ TEST_CASE("envelope: truncated or lying payloads are refused with a reason") {
 TEST_CASE("envelope: a key over 65535 bytes cannot be encoded") {
     const std::string key(70000, 'k');
     micro_kv kv{s(key), s("v")};
-    micro_transport_message m{sizeof(m), &kv, 1, micro_bytes{nullptr, 0}};
+    micro_transport_message m{sizeof(m), &kv, 1, micro_bytes{nullptr, 0}, 0};
     CHECK_THROWS_AS(envelope::encodedSize(m), micro::Error);
 }
 

@@ -29,7 +29,7 @@ std::vector<std::uint8_t> encode(const Message& m, std::uint64_t max = frame::kM
     for (const auto& [k, v] : m.headers) kv.push_back(micro_kv{str(k), str(v)});
     const micro_transport_message tm{
         sizeof(micro_transport_message), kv.data(), kv.size(),
-        micro_bytes{reinterpret_cast<const std::uint8_t*>(m.body.data()), m.body.size()}};
+        micro_bytes{reinterpret_cast<const std::uint8_t*>(m.body.data()), m.body.size()}, 0};
     const std::size_t length = frame::encodedLength(tm, max);
     std::vector<std::uint8_t> out(frame::kPrefixBytes + length, 0xEE);
     frame::encode(tm, length, out.data());

@@ -640,6 +640,60 @@ TEST_CASE("an rpc channel to a peer that never reads gives up after its wait or 
     CHECK(took < kWait);
 }
 
+TEST_CASE("a send marked more-follows from another thread is written by the io thread") {
+    // One io thread, held inside onMessage: a plain send from this thread
+    // still goes out (written here, on the calling thread), one marked
+    // kMoreFollows waits for the io thread, and goes out once it is free.
+    TempDir dir;
+    micro::Runtime runtime =
+        micro::Runtime::load(dir.write("tcp.toml", "[transport]\nplugin = \"" MICRO_TCP_PLUGIN
+                                                   "\"\ndriver = \"tcp\"\nio_threads = 1\n"));
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::shared_ptr<micro::Connection> accepted;
+    bool held = false;
+    bool release = false;
+    micro::Listener listener =
+        runtime.transport().listen("127.0.0.1:0", [&](std::shared_ptr<micro::Connection> c) {
+            {
+                std::lock_guard lock(mutex);
+                accepted = std::move(c);
+            }
+            micro::ConnectionHandlers h;
+            h.onMessage = [&](const micro::TransportMessageView&) {
+                std::unique_lock lock(mutex);
+                held = true;
+                changed.notify_all();
+                changed.wait(lock, [&] { return release; });
+            };
+            h.onClose = [](Code, std::string_view) {};
+            return h;
+        });
+    const std::string& address = listener.address();
+    RawSocket peer(std::stoi(address.substr(address.rfind(':') + 1)));
+    REQUIRE(peer.write(frameBytes("hold")));
+    {
+        std::unique_lock lock(mutex);
+        REQUIRE(changed.wait_for(lock, kWait, [&] { return held; }));
+    }
+    const auto endsWith = [](const std::string& frame, std::string_view body) {
+        return frame.size() >= body.size() &&
+               std::string_view(frame).substr(frame.size() - body.size()) == body;
+    };
+    REQUIRE(accepted->send({}, "written-here"));
+    CHECK(endsWith(peer.readFrame(), "written-here"));
+    REQUIRE(accepted->send({}, "left-to-io", micro::SendTiming::kMoreFollows));
+    CHECK(peer.readFrame(300ms).empty());  // the io thread is held
+    {
+        std::lock_guard lock(mutex);
+        release = true;
+    }
+    changed.notify_all();
+    CHECK(endsWith(peer.readFrame(), "left-to-io"));
+    listener.stop();
+    accepted->close();
+}
+
 TEST_CASE("close flushes what was queued first, then the peer sees an orderly close") {
     EchoServer server("", /*echo=*/false);
     Client client(server.transport(), server.address());

@@ -533,7 +533,7 @@ struct Conn {
 };
 
 micro_code send(const micro_transport_driver& t, void* self, void* conn, const std::string& body) {
-    micro_transport_message m{sizeof(m), nullptr, 0, bytes(body)};
+    micro_transport_message m{sizeof(m), nullptr, 0, bytes(body), 0};
     micro_error err{};
     return t.send(self, conn, &m, &err);
 }

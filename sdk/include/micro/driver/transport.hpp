@@ -14,6 +14,13 @@
 
 namespace micro::driver {
 
+/// Whether the sender of `message` has more to send shortly
+/// (MICRO_SEND_MORE_FOLLOWS; never set by a core older than minor 1).
+inline bool moreFollows(const micro_transport_message& message) noexcept {
+    return MICRO_HAS(&message, micro_transport_message, flags) &&
+           (message.flags & MICRO_SEND_MORE_FOLLOWS) != 0;
+}
+
 template <typename T>
 struct TransportDriver {
     static constexpr micro_kind kKind = MICRO_KIND_TRANSPORT;

@@ -8,6 +8,11 @@
 //     such as a signal mask. post() and submit() are thread-safe.
 //   Order: tasks start in the order they were queued (FIFO), several at a
 //     time when there are several workers.
+//   Wake-ups: a queued task never waits behind a running one while a worker
+//     sleeps, but workers are woken one at a time (each one that takes a
+//     task with more left wakes the next), so a burst that an awake worker
+//     drains costs no wake-up per task.
+//   Load: queued() counts the tasks not yet started, without the lock.
 //   Tasks: any move-only `void()` callable, run exactly once. A task must
 //     not throw: one that does ends the process (std::terminate), as a
 //     std::jthread body would.
@@ -20,6 +25,7 @@
 //     Tasks queued by running tasks during shutdown are run too.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -92,15 +98,22 @@ class WorkerPool {
     /// must not run on the calling thread).
     template <typename F>
     void post(F&& task) {
+        bool wake = false;
         {
             std::lock_guard lock(mutex_);
             queue_.emplace_back(std::forward<F>(task));
+            queued_.store(queue_.size(), std::memory_order_relaxed);
+            wake = claimWake();
         }
-        wake_.notify_one();
+        if (wake) wake_.notify_one();
     }
 
     /// True on one of this pool's own workers.
     bool onWorkerThread() const noexcept { return current() == this; }
+
+    /// Tasks queued and not yet started, as of a moment ago: a hint of load
+    /// (more work follows), read without the lock.
+    std::size_t queued() const noexcept { return queued_.load(std::memory_order_relaxed); }
 
  private:
     static const WorkerPool*& current() noexcept {
@@ -108,18 +121,44 @@ class WorkerPool {
         return pool;
     }
 
+    // One worker woken at a time: a burst of posts wakes one sleeper, and
+    // each worker that takes a task with more left behind wakes the next.
+    // Every queued task still finds a worker without waiting for a running
+    // one (a handler may block), but a burst that one awake worker drains
+    // costs no wake-up per task: on few CPUs those context switches, not
+    // the tasks, were the pool's cost. Under mutex_.
+    bool claimWake() noexcept {
+        if (sleeping_ == 0 || wakePending_ || queue_.empty()) return false;
+        wakePending_ = true;
+        return true;
+    }
+
     void loop(std::stop_token stop) noexcept {
         current() = this;
         if (onStart_) onStart_();
         for (;;) {
             Task task;
+            bool wakeNext = false;
             {
                 std::unique_lock lock(mutex_);
-                wake_.wait(lock, stop, [this] { return !queue_.empty(); });
+                if (queue_.empty()) {
+                    ++sleeping_;
+                    wake_.wait(lock, stop, [this] {
+                        // Whoever is notified wakes here, and may find the
+                        // task taken by a running worker: the wake is spent
+                        // either way, and the next post must wake again.
+                        wakePending_ = false;
+                        return !queue_.empty();
+                    });
+                    --sleeping_;
+                }
                 if (queue_.empty()) return;  // stopping, and nothing left to run
                 task = std::move(queue_.front());
                 queue_.pop_front();
+                queued_.store(queue_.size(), std::memory_order_relaxed);
+                wakeNext = claimWake();
             }
+            if (wakeNext) wake_.notify_one();
             task();
         }
     }
@@ -127,7 +166,10 @@ class WorkerPool {
     const std::function<void()> onStart_;
     std::mutex mutex_;
     std::condition_variable_any wake_;
-    std::deque<Task> queue_;             // guarded by mutex_
+    std::deque<Task> queue_;              // guarded by mutex_
+    std::atomic<std::size_t> queued_{0};  // queue_.size(), written under mutex_
+    std::size_t sleeping_ = 0;            // workers waiting on wake_; under mutex_
+    bool wakePending_ = false;  // notified, and no sleeper has returned since; under mutex_
     std::vector<std::jthread> threads_;  // last: started once the rest exists
 };
 

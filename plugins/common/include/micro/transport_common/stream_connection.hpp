@@ -21,7 +21,8 @@
 //   Writing: bytes appended to out_ under mutex_ are flushed by the io
 //     thread once the running event returns (one write for all of them);
 //     from another thread with nothing in flight they are written at once
-//     without blocking, and the rest is the io thread's. A flush writes at
+//     without blocking, and the rest is the io thread's, unless the sender
+//     said more follows: then the io thread writes them all. A flush writes at
 //     most kMaxFlushRounds times in a row, then yields the thread. A
 //     partial write is finished by Asio when the socket drains.
 //     takeWritable() says when a refused sender is owed on_writable (the
@@ -130,10 +131,13 @@ class StreamConnection : public std::enable_shared_from_this<Derived> {
     }
 
     /// Have out_ written: `lock` holds mutex_ on entry and is released.
-    /// `done()` (under mutex_) says whether a write from another thread that
-    /// took everything may end the flush there, with no io-thread work owed.
+    /// `mayFinish()` (under mutex_) says whether a write from another thread
+    /// that took everything may end the flush there, with no io-thread work
+    /// owed. `moreFollows`: the sender has more to send shortly
+    /// (MICRO_SEND_MORE_FOLLOWS), so the io thread writes it with them.
     template <typename MayFinish>
-    void scheduleFlush(std::unique_lock<std::mutex>& lock, MayFinish&& mayFinish) {
+    void scheduleFlush(std::unique_lock<std::mutex>& lock, MayFinish&& mayFinish,
+                       bool moreFollows) {
         if (flushing_ || out_.empty()) return;  // the io thread takes it with what is queued
         flushing_ = true;
         if (worker_.current()) {
@@ -141,6 +145,15 @@ class StreamConnection : public std::enable_shared_from_this<Derived> {
             // together with whatever else it sends.
             lock.unlock();
             worker_.deferFlush(this->shared_from_this());
+            return;
+        }
+        if (moreFollows) {
+            // One post now, and the sends that follow before the io thread
+            // runs it only queue: one write for all of them, where writing
+            // here would cost a system call for each.
+            lock.unlock();
+            boost::asio::post(worker_.context(),
+                              [self = this->shared_from_this()] { self->flush(); });
             return;
         }
         // Another thread, nothing in flight: write now if the socket takes it.

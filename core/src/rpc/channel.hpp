@@ -51,8 +51,9 @@ class Channel {
     /// when the connection is gone, DEADLINE_EXCEEDED when it stays full
     /// past `deadline`, RESOURCE_EXHAUSTED when full inside a callback.
     void send(std::span<const Header> headers, std::string_view body,
-              Clock::time_point deadline = Clock::time_point::max()) {
-        sendUntil(headers, body, [deadline] { return deadline; });
+              Clock::time_point deadline = Clock::time_point::max(),
+              SendTiming timing = SendTiming::kNow) {
+        sendUntil(headers, body, [deadline] { return deadline; }, timing);
     }
 
     /// The same, waiting no longer than `maxWait` and never past `deadline`.

@@ -28,7 +28,8 @@ std::shared_ptr<Peer> Peer::dial(Transport& transport, const std::string& addres
     return peer;
 }
 
-void Peer::sendRequest(const ClientCall& call, std::uint64_t id, bool streaming) {
+void Peer::sendRequest(const ClientCall& call, std::uint64_t id, bool streaming,
+                       SendTiming timing) {
     Decimal idText(id);
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(call.deadline - Clock::now());
     Decimal timeout(static_cast<std::uint64_t>(std::max<std::int64_t>(left.count(), 0)));
@@ -51,17 +52,19 @@ void Peer::sendRequest(const ClientCall& call, std::uint64_t id, bool streaming)
     if (streaming) h[i++] = {kStreaming, "1"};
     for (const auto& [k, v] : call.metadata) h[i++] = {k, v};
     channel_->send(std::span<const Header>(h, i), streaming ? std::string_view{} : call.body,
-                   call.deadline);
+                   call.deadline, timing);
 }
 
 void Peer::call(const ClientCall& call, OutcomeHandler done) {
     std::uint64_t id = nextId_.fetch_add(1, std::memory_order_relaxed);
+    bool others = false;
     {
         std::lock_guard lock(mutex_);
+        others = !pending_.empty();
         pending_.emplace(id, Pending{std::move(done), call.deadline});
     }
     try {
-        sendRequest(call, id, false);
+        sendRequest(call, id, false, others ? SendTiming::kMoreFollows : SendTiming::kNow);
     } catch (const Error& e) {
         OutcomeHandler handler;
         {

@@ -62,7 +62,8 @@ class Peer : public std::enable_shared_from_this<Peer> {
 
     void onFrame(const TransportMessageView& m);
     void onClose(Code code, std::string_view reason);
-    void sendRequest(const ClientCall& call, std::uint64_t id, bool streaming);
+    void sendRequest(const ClientCall& call, std::uint64_t id, bool streaming,
+                     SendTiming timing = SendTiming::kNow);
 
     std::string address_;
     std::shared_ptr<Channel> channel_ = std::make_shared<Channel>();

@@ -57,6 +57,8 @@ void Peer::sendRequest(const ClientCall& call, std::uint64_t id, bool streaming,
 
 void Peer::call(const ClientCall& call, OutcomeHandler done) {
     std::uint64_t id = nextId_.fetch_add(1, std::memory_order_relaxed);
+    // Other calls pending on this connection: requests are coming from
+    // several threads at once, and the transport may write them together.
     bool others = false;
     {
         std::lock_guard lock(mutex_);

@@ -148,9 +148,9 @@ struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
 
     // Run one unary call: middleware, handler, reply. Never throws.
     // `pool`: the pool running it, if any. While the pool has calls queued
-    // behind this one, more replies follow shortly, and the transport may
-    // write them together (SendTiming::kMoreFollows): from a worker thread,
-    // a reply written on its own costs a system call each.
+    // or other calls are in flight, more replies follow shortly, and the
+    // transport may write them together (SendTiming::kMoreFollows): from a
+    // worker thread, a reply written on its own costs a system call each.
     void runUnary(const std::shared_ptr<Channel>& channel, std::uint64_t id,
                   const ServerHandler& handler, ServerCall& call,
                   const driver::WorkerPool* pool = nullptr) {

@@ -22,8 +22,8 @@
 //     thread once the running event returns (one write for all of them);
 //     from another thread with nothing in flight they are written at once
 //     without blocking, and the rest is the io thread's, unless the sender
-//     said more follows: then the io thread writes them all. A flush writes at
-//     most kMaxFlushRounds times in a row, then yields the thread. A
+//     said more follows: then the io thread writes them all. A flush writes
+//     at most kMaxFlushRounds times in a row, then yields the thread. A
 //     partial write is finished by Asio when the socket drains.
 //     takeWritable() says when a refused sender is owed on_writable (the
 //     queue drained below half of maxQueuedBytes).
@@ -152,8 +152,7 @@ class StreamConnection : public std::enable_shared_from_this<Derived> {
             // runs it only queue: one write for all of them, where writing
             // here would cost a system call for each.
             lock.unlock();
-            boost::asio::post(worker_.context(),
-                              [self = this->shared_from_this()] { self->flush(); });
+            postFlush();
             return;
         }
         // Another thread, nothing in flight: write now if the socket takes it.
@@ -167,7 +166,22 @@ class StreamConnection : public std::enable_shared_from_this<Derived> {
         if (n > 0) out_.consume(static_cast<std::size_t>(n));
         lock.unlock();
         // The rest (or the error, which the io thread reports) is the io thread's.
-        boost::asio::post(worker_.context(), [self = this->shared_from_this()] { self->flush(); });
+        postFlush();
+    }
+
+    /// Hand the flush that scheduleFlush claimed (flushing_) to the io
+    /// thread. Should even that fail (out of memory), the claim is given
+    /// back, so that a later send schedules again, and the sender gets the
+    /// error.
+    void postFlush() {
+        try {
+            boost::asio::post(worker_.context(),
+                              [self = this->shared_from_this()] { self->flush(); });
+        } catch (...) {
+            std::lock_guard lock(mutex_);
+            flushing_ = false;
+            throw;
+        }
     }
 
     /// The queue is full for `bytes` more: note that on_writable is owed.

@@ -10,6 +10,7 @@
 #include <micro/service.hpp>
 
 #include <atomic>
+#include <condition_variable>
 #include <future>
 #include <map>
 #include <memory>
@@ -483,6 +484,122 @@ TEST_CASE("a nonBlocking endpoint runs on the transport's thread while the pool 
     holder.join();
     CHECK(held == "held");
     CHECK(client.call("inliner", "M.Pooled", "", raw).body == "pooled");
+}
+
+// A flag and its change, to wait on from another thread.
+struct Gate {
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool open = false;
+    void set() {
+        {
+            std::lock_guard lock(mutex);
+            open = true;
+        }
+        changed.notify_all();
+    }
+    bool waitFor(std::chrono::milliseconds timeout) {
+        std::unique_lock lock(mutex);
+        return changed.wait_for(lock, timeout, [&] { return open; });
+    }
+};
+
+TEST_CASE("a pooled reply while another call is in flight is left to the server's io thread") {
+    // The server's one io thread is held by a nonBlocking handler that
+    // blocks. A pooled handler that returns meanwhile replies with another
+    // call in flight: marked more-follows, its reply waits for the io thread
+    // instead of being written from the worker, and leaves once it is free.
+    Cluster c;
+    const std::string oneIo =
+        c.dir.write("one-io.toml", micro::test::readFile(c.manifest) + "io_threads = 1\n");
+    micro::Runtime serverRt = micro::Runtime::load(oneIo);
+    micro::Service service(serverRt,
+                           {.name = "batcher", .handlerThreads = 1, .adminAddress = "off"});
+    Gate ioHeld, replied, unstall;
+    service.handleRaw("M.Reply", [&](micro::ServerCall& call) {
+        REQUIRE(ioHeld.waitFor(10s));
+        call.response = "reply";
+        replied.set();
+    });
+    service.handleRaw("M.Stall",
+                      [&](micro::ServerCall& call) {
+                          ioHeld.set();
+                          REQUIRE(unstall.waitFor(20s));
+                          call.response = "stall";
+                      },
+                      {.nonBlocking = true});
+    service.start();
+
+    micro::Runtime clientRt = micro::Runtime::load(c.manifest);  // io threads of its own
+    micro::Client client(clientRt);
+    micro::CallOptions raw{.contentType = micro::kContentRaw, .timeout = 30s};
+    std::promise<std::string> reply, stall;
+    auto answer = [](std::promise<std::string>& to) {
+        return [&to](micro::Response* r, const micro::Error* e) {
+            to.set_value(r != nullptr ? r->body : std::string("error: ") + e->what());
+        };
+    };
+    client.callAsync("batcher", "M.Reply", "", raw, answer(reply));
+    client.callAsync("batcher", "M.Stall", "", raw, answer(stall));
+    std::future<std::string> replyDone = reply.get_future();
+    REQUIRE(replied.waitFor(10s));
+    CHECK(replyDone.wait_for(300ms) == std::future_status::timeout);
+    unstall.set();
+    REQUIRE(replyDone.wait_for(10s) == std::future_status::ready);
+    CHECK(replyDone.get() == "reply");
+    CHECK(stall.get_future().get() == "stall");
+}
+
+TEST_CASE("a request sent while another to the node is pending is left to the client's io thread") {
+    // The client's one io thread is held by a completion that blocks. A
+    // request made meanwhile, with another call pending, is marked
+    // more-follows: it waits for that io thread instead of being written by
+    // the caller, and leaves once it is free.
+    Cluster c;
+    micro::Runtime serverRt = micro::Runtime::load(c.manifest);
+    micro::Service service(serverRt, {.name = "counted", .adminAddress = "off"});
+    std::atomic<int> fastArrived{0};
+    Gate slowGo;
+    service.handleRaw("M.Fast", [&](micro::ServerCall& call) {
+        fastArrived.fetch_add(1);
+        call.response = "fast";
+    });
+    service.handleRaw("M.Slow", [&](micro::ServerCall& call) {
+        REQUIRE(slowGo.waitFor(20s));
+        call.response = "slow";
+    });
+    service.start();
+
+    const std::string oneIo =
+        c.dir.write("one-io.toml", micro::test::readFile(c.manifest) + "io_threads = 1\n");
+    micro::Runtime clientRt = micro::Runtime::load(oneIo);
+    micro::Client client(clientRt);
+    micro::CallOptions raw{.contentType = micro::kContentRaw, .timeout = 30s};
+    Gate clientHeld, unblock;
+    // Its completion runs on the client's io thread, which read the reply.
+    client.callAsync("counted", "M.Fast", "", raw, [&](micro::Response*, const micro::Error*) {
+        clientHeld.set();
+        unblock.waitFor(20s);
+    });
+    REQUIRE(clientHeld.waitFor(10s));
+    REQUIRE(fastArrived.load() == 1);
+    std::promise<std::string> slow, fast;
+    auto answer = [](std::promise<std::string>& to) {
+        return [&to](micro::Response* r, const micro::Error* e) {
+            to.set_value(r != nullptr ? r->body : std::string("error: ") + e->what());
+        };
+    };
+    client.callAsync("counted", "M.Slow", "", raw, answer(slow));  // alone: written at once
+    client.callAsync("counted", "M.Fast", "", raw, answer(fast));  // behind it
+    std::this_thread::sleep_for(300ms);
+    CHECK(fastArrived.load() == 1);
+    unblock.set();
+    std::future<std::string> fastDone = fast.get_future();
+    REQUIRE(fastDone.wait_for(10s) == std::future_status::ready);
+    CHECK(fastDone.get() == "fast");
+    CHECK(fastArrived.load() == 2);
+    slowGo.set();
+    CHECK(slow.get_future().get() == "slow");
 }
 
 TEST_CASE("micro call prints JSON, and an error with its code and exit status 1") {

@@ -76,15 +76,6 @@ void appendNumber(std::string& out, long long v) {
     out.append(buf, end);
 }
 
-// RFC 9110 tchar.
-struct TokenChars {
-    bool is[256] = {};
-    constexpr TokenChars() {
-        for (int c = 0; c < 256; ++c) is[c] = isTokenChar(static_cast<unsigned char>(c));
-    }
-};
-constexpr TokenChars kToken;
-
 // Calls put(piece) for each piece of the response text, in order. Run once
 // to size the output and once to fill it, so a response is one resize and
 // a few memcpy calls.
@@ -132,7 +123,7 @@ std::string errorBody(std::string_view id, micro_code code, std::string_view det
 bool isToken(std::string_view s) noexcept {
     if (s.empty()) return false;
     for (unsigned char c : s) {
-        if (!kToken.is[c]) return false;
+        if (!kTokenChars.is[c]) return false;
     }
     return true;
 }

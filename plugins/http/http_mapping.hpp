@@ -42,11 +42,20 @@ std::string_view reasonFor(int status) noexcept;
 /// The JSON error body {"id","code","detail","status"} of the core.
 std::string errorBody(std::string_view id, micro_code code, std::string_view detail);
 
-/// True for an RFC 9110 tchar, a character of a token.
-constexpr bool isTokenChar(unsigned char c) noexcept {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
-}
+/// The RFC 9110 tchars, the characters of a token, as a table: the loops
+/// that test every byte of a header name index it. Same as Beast's
+/// field-name table.
+struct TokenChars {
+    bool is[256] = {};
+    constexpr TokenChars() {
+        for (int c = 0; c < 256; ++c) {
+            is[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
+                        std::string_view::npos;
+        }
+    }
+};
+inline constexpr TokenChars kTokenChars;
 
 /// True for an RFC 9110 token (a valid header name).
 bool isToken(std::string_view s) noexcept;

@@ -23,12 +23,10 @@ void lowercase(std::span<char> text) noexcept {
 }
 
 struct CharClasses {
-    bool token[256] = {};   // RFC 9110 tchar, as Beast's field-name table
     bool target[256] = {};  // a subset of Beast's is_pathchar: visible ASCII
     bool value[256] = {};   // a subset of Beast's field-value: visible ASCII, SP, HTAB
     constexpr CharClasses() {
         for (int c = 0; c < 256; ++c) {
-            token[c] = mapping::isTokenChar(static_cast<unsigned char>(c));
             target[c] = c > 0x20 && c < 0x7F;
             value[c] = (c >= 0x20 && c < 0x7F) || c == '\t';
         }
@@ -140,7 +138,7 @@ std::size_t parsePlainRequest(std::string_view in, std::size_t headerLimit, std:
     keepAlive = true;
     while (i < end + 2) {
         const std::size_t nameAt = i;
-        while (kChars.token[p[i]]) ++i;
+        while (mapping::kTokenChars.is[p[i]]) ++i;
         if (i == nameAt || p[i] != ':') return 0;
         const std::string_view name = in.substr(nameAt, i - nameAt);
         ++i;

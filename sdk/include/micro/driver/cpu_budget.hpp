@@ -90,19 +90,19 @@ inline std::string unescapeMountPath(std::string_view text) {
 
 /// CPUs allowed by one cgroup directory's own quota files, if they set one.
 inline std::optional<double> quotaIn(const std::filesystem::path& dir, bool v2) {
+    std::optional<long long> quota, period;
     if (v2) {
-        // "max 100000" (no limit) or "QUOTA PERIOD" in microseconds.
+        // "QUOTA PERIOD" in microseconds, or "max PERIOD".
         const std::string text = readText(dir / "cpu.max");
         const std::vector<std::string_view> fields = split(text, ' ');
-        if (fields.size() != 2 || fields[0] == "max") return std::nullopt;
-        const auto quota = parseInteger(fields[0]);
-        const auto period = parseInteger(fields[1]);
-        if (!quota || !period || *quota <= 0 || *period <= 0) return std::nullopt;
-        return static_cast<double>(*quota) / static_cast<double>(*period);
+        if (fields.size() != 2) return std::nullopt;
+        quota = parseInteger(fields[0]);
+        period = parseInteger(fields[1]);
+    } else {
+        quota = parseInteger(readText(dir / "cpu.cfs_quota_us"));
+        period = parseInteger(readText(dir / "cpu.cfs_period_us"));
     }
-    // -1: no limit.
-    const auto quota = parseInteger(readText(dir / "cpu.cfs_quota_us"));
-    const auto period = parseInteger(readText(dir / "cpu.cfs_period_us"));
+    // "max" (v2) and -1 (v1) are no limit, as is anything unreadable.
     if (!quota || !period || *quota <= 0 || *period <= 0) return std::nullopt;
     return static_cast<double>(*quota) / static_cast<double>(*period);
 }
